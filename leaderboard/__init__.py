@@ -1,0 +1,1 @@
+"""attribution88.leaderboard: result records and the rendered leaderboard page."""
