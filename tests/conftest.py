@@ -58,3 +58,9 @@ def tiny_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny") / "attribution88"
     build_tiny_dataset(root)
     return root
+
+
+@pytest.fixture
+def make_tiny_dataset():
+    """`build_tiny_dataset` as a fixture: ``make_tiny_dataset(root, cells=[...])``."""
+    return build_tiny_dataset
