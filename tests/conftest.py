@@ -4,31 +4,30 @@ caches point into a temporary folder and the Hub is marked offline."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_caches(tmp_path_factory):
-    home = tmp_path_factory.mktemp("hf_home")
-    old = {k: os.environ.get(k) for k in ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN")}
-    os.environ.update(HF_HOME=str(home), HF_DATASETS_CACHE=str(home / "datasets"),
-                      HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    os.environ.pop("HF_TOKEN", None)
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+# Set before any test module imports huggingface_hub or datasets, which read them at import.
+_HF_HOME = tempfile.mkdtemp(prefix="a88-tests-hf-")
+os.environ.update(HF_HOME=_HF_HOME, HF_DATASETS_CACHE=os.path.join(_HF_HOME, "datasets"),
+                  HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
+os.environ.pop("HF_TOKEN", None)
 
 
-def build_tiny_dataset(root, preset_name="mini", cells=None, size=16):
+def pytest_unconfigure(config):
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
+
+
+def build_tiny_dataset(root, preset_name="mini", cells=None, size=128):
     """A dataset folder written by the real format writer: every image of the preset's
-    cells, with the spec's assignment. Images are seeded noise and no corruption is applied
-    (the perturbation columns say what the spec assigns): enough for format, loading and
-    scoring tests."""
+    cells, with the spec's assignment. Images are smooth seeded random colour fields (cheap
+    PNGs) and no corruption is applied (the perturbation columns say what the spec assigns):
+    enough for format, loading, verifying and scoring tests."""
     import numpy as np
+    from PIL import Image
 
     from attribution88.format.dataset import finalize, prepare_output_dir, write_records
     from attribution88.format.schema import Record
@@ -42,7 +41,8 @@ def build_tiny_dataset(root, preset_name="mini", cells=None, size=16):
         for i in range(preset.cell_size(cell.semantic)):
             a = assign(image_id(cell, i), preset)
             rng = np.random.default_rng(derive_seed("test-image", a.id))
-            pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+            pixels = np.asarray(Image.fromarray(coarse).resize((size, size), Image.Resampling.BILINEAR))
             records.append(Record(
                 a.id, encode_png(pixels), cell.source.index, cell.semantic.index, a.split,
                 a.perturbation, a.severity, a.perturbation_seed,
@@ -54,7 +54,7 @@ def build_tiny_dataset(root, preset_name="mini", cells=None, size=16):
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
-    """A whole mini-preset dataset (88 cells) of 16x16 noise images; do not modify it."""
+    """A whole mini-preset dataset (88 cells, 2,496 images of 128x128); do not modify it."""
     root = tmp_path_factory.mktemp("tiny") / "attribution88"
     build_tiny_dataset(root)
     return root

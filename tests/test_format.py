@@ -61,7 +61,7 @@ def test_load_default_config_decodes_images_with_class_names(tiny_dataset):
     assert ds["train"].features["source"].names == SPEC.source_names
     assert ds["test"].features["semantic"].names == SPEC.semantic_names
     row = ds["test"][0]
-    assert row["image"].mode == "RGB" and row["image"].size == (16, 16)
+    assert row["image"].mode == "RGB" and row["image"].size == (128, 128)
     assert ds["test"].num_rows == read_manifest(tiny_dataset).rows("test")
 
 
