@@ -182,18 +182,19 @@ class Attribution88Dataset:
     def __len__(self) -> int:
         return self._ds.num_rows
 
-    def _sample(self, row: dict[str, Any]) -> tuple:
-        image = decode_png(row["image"]["bytes"])
-        x = self.transform(image, row["id"], self.epoch)
-        return (x, *[row[f] for f in self.returns])
+    def _sample(self, image: dict[str, Any], image_id: str, extra: Sequence[Any]) -> tuple:
+        x = self.transform(decode_png(image["bytes"]), image_id, self.epoch)
+        return (x, *extra)
 
     def __getitem__(self, index: int) -> tuple:
-        return self._sample(self._ds[int(index)])
+        return self.__getitems__([index])[0]
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple]:
+        """A batch with one arrow read; PNGs are decoded here, in the loader's worker."""
         batch = self._ds[list(indices)]
-        rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        return [self._sample(r) for r in rows]
+        fields = [batch[f] for f in self.returns]
+        return [self._sample(image, image_id, [col[i] for col in fields])
+                for i, (image, image_id) in enumerate(zip(batch["image"], batch["id"]))]
 
 
 def make_loader(data: str | os.PathLike | datasets.Dataset, split: str = "train", *,
