@@ -20,6 +20,7 @@ from ..errors import Attribution88Error
 
 #: Command modules, in the order `--help` lists them.
 COMMANDS = [
+    "build",
     "import_release",
     "verify",
     "publish",

@@ -78,9 +78,12 @@ def prepare_output_dir(root: str | os.PathLike, preset: str, spec: Spec = SPEC) 
 
 
 def write_records(root: str | os.PathLike, records: Iterable[Record], preset: Preset,
-                  spec: Spec = SPEC) -> list[ShardInfo]:
+                  spec: Spec = SPEC, *, notes: dict | None = None,
+                  skip_existing: bool = False) -> list[ShardInfo]:
     """Group records into shards (split, test group, cell; sorted by id; at most
-    ``preset.rows_per_shard`` rows each) and write each atomically."""
+    ``preset.rows_per_shard`` rows each) and write each atomically. ``notes`` (how the cells
+    were made) go into every shard's footer; with ``skip_existing``, shards already complete
+    on disk are kept as they are (a resumed build)."""
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
         cell = Cell(spec.source(r.source), spec.semantic(r.semantic)).name
@@ -94,7 +97,10 @@ def write_records(root: str | os.PathLike, records: Iterable[Record], preset: Pr
         n = preset.rows_per_shard
         for part, start in enumerate(range(0, len(rows), n)):
             key = ShardKey(split, group, cell, part)
-            written.append(write_shard(root, key, rows[start:start + n], preset=preset.name, spec=spec))
+            if skip_existing and (Path(root) / key.path).is_file():
+                continue
+            written.append(write_shard(root, key, rows[start:start + n], preset=preset.name,
+                                       notes=notes, spec=spec))
     return written
 
 
@@ -113,6 +119,19 @@ def plan_cell(cell: Cell, preset: Preset, spec: Spec = SPEC) -> dict[ShardKey, l
         for part, start in enumerate(range(0, len(items), n)):
             plan[ShardKey(split, group, cell.name, part)] = items[start:start + n]
     return plan
+
+
+def cell_notes(root: str | os.PathLike) -> dict[str, dict]:
+    """The notes the shards of each cell carry (how it was made), read from the footers of the
+    first shard of every cell; cells without notes are left out."""
+    from .shards import list_shards, read_shard_metadata
+
+    notes: dict[str, dict] = {}
+    for rel in list_shards(root):
+        cell = ShardKey.from_path(rel).cell
+        if cell not in notes:
+            notes[cell] = read_shard_metadata(Path(root) / rel).get("notes") or {}
+    return {c: n for c, n in sorted(notes.items()) if n}
 
 
 def finalize(root: str | os.PathLike, preset: str, build: dict, spec: Spec = SPEC) -> Manifest:

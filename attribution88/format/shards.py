@@ -84,12 +84,13 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def write_shard(root: str | os.PathLike, key: ShardKey, records: list[Record], *,
-                preset: str, spec: Spec = SPEC) -> ShardInfo:
+                preset: str, notes: dict | None = None, spec: Spec = SPEC) -> ShardInfo:
     """Write one shard atomically: to a temporary name in the same folder, fsync, rename.
 
     A process killed at any moment leaves either no shard or the complete shard, never a
-    partial file under the final name. The bytes depend only on the records, so rebuilding a
-    shard gives the same file.
+    partial file under the final name. The bytes depend only on the records (and ``notes``, a
+    JSON-able record of how the cell was made, kept in the footer), so rebuilding a shard
+    gives the same file.
     """
     import pyarrow.parquet as pq
 
@@ -100,6 +101,7 @@ def write_shard(root: str | os.PathLike, key: ShardKey, records: list[Record], *
     meta[_METADATA_KEY] = json.dumps({
         "format_version": FORMAT_VERSION, "spec_version": spec.version, "preset": preset,
         "split": key.split, "group": key.group, "cell": key.cell, "part": key.part,
+        "notes": notes or {},
     }, sort_keys=True).encode()
     table = table.replace_schema_metadata(meta)
     final = Path(root) / key.path

@@ -1,0 +1,109 @@
+"""`attribution88 build`: run the pipeline over the chosen cells, then write the manifest and
+the dataset card.
+
+Slices (`--shard I/N`) and executors only change where cells run, never what they contain:
+the dataset folder is finalized (manifest, card) by whichever run finds every cell of the
+selection complete, so N slices writing into one shared folder make one dataset identical to a
+single-process build.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from attribution88.format.dataset import cell_notes, finalize, prepare_output_dir
+from attribution88.format.manifest import Manifest
+from attribution88.spec import SPEC, Cell
+
+from .executors import executor
+from .pipeline import BuildConfig, CellResult, cell_is_complete
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    built: list[CellResult]
+    skipped: list[str]
+    manifest: Manifest | None  # None when other slices are still missing
+    seconds: float
+
+
+def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
+    """The manifest's `build` record and the card's notes, from what every cell recorded."""
+    from .clean import cleaning_table
+
+    warnings = []
+    stand_ins = sorted(c for c, n in notes_by_cell.items() if n.get("stand_in"))
+    if stand_ins:
+        warnings.append(
+            f"{len(stand_ins)} of the GAN cells were sampled from small, randomly initialised "
+            f"STAND-IN generators of each architecture (`attribution88.builders.generators`), not "
+            f"from the paper's trained models: this data shows the pipeline at work and is not the "
+            f"Attribution88 benchmark.")
+    if any(n.get("lpips") and not n.get("lpips_pretrained") for n in notes_by_cell.values()):
+        warnings.append("Cleaning used LPIPS with an UNTRAINED backbone (no local ImageNet weights "
+                        "were given): the nearest-real distances are not perceptual.")
+    sample_reals = sorted({n["reals"] for n in notes_by_cell.values() if "scikit-image" in n.get("reals", "")})
+    if sample_reals:
+        warnings.append("Real images are crops of scikit-image's sample photographs standing in for "
+                        "CelebA and LSUN; they do not depict the semantics they are filed under.")
+    sections = []
+    cleaning = {c: n["cleaning"] for c, n in notes_by_cell.items() if "cleaning" in n}
+    if cleaning:
+        sections.append({"title": "Cleaning (LPIPS nearest real + k-means diversity)",
+                         "markdown": cleaning_table(cleaning)})
+    generators = [f"- `{c}`: {n['generator']}" for c, n in notes_by_cell.items() if "generator" in n]
+    reals = [f"- `{c}`: {n['reals']}" for c, n in notes_by_cell.items() if "reals" in n]
+    if generators or reals:
+        sections.append({"title": "Sources of the images", "markdown": "\n".join(generators + reals)})
+    return {"kind": "build", "preset": preset, "warnings": warnings, "sections": sections}
+
+
+def run_build(config: BuildConfig, cells: list[Cell], *, selection: list[Cell] | None = None,
+              executor_name: str = "local", workers: int = 1, ray_address: str | None = None,
+              ray_cpus: int | None = None, progress: bool = True) -> BuildSummary:
+    """Build ``cells`` (a slice of ``selection``, all of it by default) into ``config.out``;
+    finalize when every cell of the selection is complete."""
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    prepare_output_dir(config.out, config.preset)
+    selection = selection or cells
+    todo = [c for c in cells if not cell_is_complete(config, c)]
+    skipped = [c.name for c in cells if c not in todo]
+    if skipped:
+        log.info("%d cell(s) already complete, skipped", len(skipped))
+    run = executor(executor_name, workers=workers, ray_address=ray_address, ray_cpus=ray_cpus)
+    built = []
+    with tqdm(total=len(todo), desc=f"build {config.preset}", unit="cell", disable=not progress) as bar:
+        for result in run(config, todo):
+            built.append(result)
+            bar.set_postfix_str(result.cell)
+            bar.update(1)
+    manifest = None
+    if all(cell_is_complete(config, c) for c in selection):
+        notes = cell_notes(config.out)
+        manifest = finalize(config.out, config.preset, build_notes(config.preset, notes), SPEC)
+    return BuildSummary(built, skipped, manifest, time.perf_counter() - t0)
+
+
+def default_real_sources(preset: str, reals: list[str] | None) -> dict[str, str]:
+    """``--reals`` values as semantic -> source. ``DIR`` alone means one sub-folder per
+    semantic (DIR/bedroom, ...); ``SEMANTIC=SOURCE`` sets one; the mini preset defaults to
+    scikit-image's sample photographs."""
+    out: dict[str, str] = {}
+    for item in reals or []:
+        if "=" in item:
+            sem, src = item.split("=", 1)
+            out[SPEC.semantic(sem).name] = src
+        else:
+            for sem in SPEC.semantics:
+                out.setdefault(sem.name, str(Path(item) / sem.name))
+    if preset == "mini":
+        for sem in SPEC.semantics:
+            out.setdefault(sem.name, "samples")
+    return out
