@@ -58,6 +58,20 @@ def zoom_geometry(size: int, factor: float) -> tuple[int, int, float]:
     return start, out, step
 
 
+def zoom_outside(size: int, factor: float) -> np.ndarray:
+    """Indices of the output lines that ``scipy.ndimage.zoom`` leaves black.
+
+    scipy computes output line ``i``'s source coordinate as ``i * step`` in double precision
+    and, in its default ``mode="constant"``, returns 0 for a coordinate past the last input
+    sample. For some sizes and factors the last line's ``(out - 1) * step`` rounds one ulp
+    above ``crop - 1``: ImageNet-C's zoom then has a black last row or column (before its
+    crop to the image size). Reproduced here, so the layers match imagecorruptions'.
+    """
+    start, out, step = zoom_geometry(size, factor)
+    crop = int(math.ceil(size / float(factor)))
+    return np.nonzero(np.arange(out, dtype=np.float64) * step > crop - 1)[0]
+
+
 def clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
     """Magnify the centre of a float32 (H, W[, C]) image by ``factor`` with bilinear sampling
     (OpenCV's warp: source coordinates quantised to 1/32 pixel), cropped to (H, W)."""
@@ -69,8 +83,15 @@ def clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
     out_h, out_w = min(out_h, h), min(out_w, w)
     m = np.array([[sx, 0.0, left], [0.0, sy, top]], dtype=np.float64)
     # WARP_INVERSE_MAP: m maps output pixel (col, row) to the source coordinate.
-    return cv2.warpAffine(x, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    y = cv2.warpAffine(x, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_REPLICATE)
+    _blacken(y, zoom_outside(h, factor), zoom_outside(w, factor))
+    return y
+
+
+def _blacken(y: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
+    y[rows[rows < y.shape[0]]] = 0
+    y[:, cols[cols < y.shape[1]]] = 0
 
 
 def zoom_exact(x: np.ndarray, factor: float) -> np.ndarray:
@@ -89,7 +110,9 @@ def zoom_exact(x: np.ndarray, factor: float) -> np.ndarray:
     (r0, r1, wr), (c0, c1, wc) = axes
     x = x.astype(np.float64, copy=False)
     rows = x[r0] * (1 - wr)[:, None] + x[r1] * wr[:, None]
-    return rows[:, c0] * (1 - wc) + rows[:, c1] * wc
+    y = rows[:, c0] * (1 - wc) + rows[:, c1] * wc
+    _blacken(y, zoom_outside(x.shape[0], factor), zoom_outside(x.shape[1], factor))
+    return y
 
 
 def motion_taps(radius: int, sigma: float, angle: float, shape: tuple[int, ...]

@@ -46,13 +46,16 @@ def shot_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nda
 
 @corruption
 def impulse_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Salt and pepper noise: each value independently becomes 0 or 1 (equally likely) with
-    probability ``c`` (``skimage.util.random_noise(mode="s&p", amount=c)``)."""
+    """Salt and pepper noise: each value independently replaced with probability ``c``, by 1
+    or 0 with equal odds. Drawn as ``skimage.util.random_noise(mode="s&p", amount=c)`` draws
+    it (two Bernoulli fields, ``random() <= p``), so the same generator gives the same noise.
+    """
     c = IMPULSE_AMOUNT[severity - 1]
-    u = rng.random(x.shape, dtype=np.float32)
+    flipped = rng.random(x.shape) <= c
+    salted = rng.random(x.shape) <= 0.5
     y = _unit(x)
-    y[u < c] = 1.0  # salt: u in [0, c/2) ...
-    y[u < c / 2] = 0.0  # ... becomes pepper; u in [c/2, c) stays salt
+    y[flipped & salted] = 1.0
+    y[flipped & ~salted] = 0.0
     return _to_255(y)
 
 
