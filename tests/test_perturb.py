@@ -98,7 +98,9 @@ def test_threads_in_any_order_give_the_same_bytes():
 
 
 def test_another_process_gives_the_same_bytes_without_importing_imagecorruptions():
-    code = ("import sys, hashlib, numpy as np\n"
+    # ... and with OpenCV on one thread, where this process runs it on all cores
+    code = ("import sys, hashlib, numpy as np, cv2\n"
+            "cv2.setNumThreads(1)\n"
             "from attribution88 import perturb\n"
             "x = np.frombuffer(sys.stdin.buffer.read(), np.uint8).reshape(50, 70, 3)\n"
             "names = perturb.CORRUPTIONS.names()\n"

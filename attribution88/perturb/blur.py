@@ -50,7 +50,7 @@ def _glass_pass(img: np.ndarray, delta: int, rng: np.random.Generator) -> np.nda
     cols = np.arange(w - delta, delta, -1)
     if rows.size == 0 or cols.size == 0:
         return img
-    draws = rng.integers(-delta, delta, size=(rows.size, cols.size, 2))
+    draws = rng.integers(-delta, delta, size=(rows.size, cols.size, 2), dtype=np.int8)
     r, c = rows[:, None], cols[None, :]
     sr, sc = r + draws[..., 1], c + draws[..., 0]
     visited = (sr > delta) & (sr <= h - delta) & (sc > delta) & (sc <= w - delta)
@@ -66,8 +66,7 @@ def _glass_pass(img: np.ndarray, delta: int, rng: np.random.Generator) -> np.nda
         if np.array_equal(nxt, link):
             break
         link = nxt
-    flat = img.reshape(h * w, -1)
-    return flat[value_of[link]].reshape(img.shape)
+    return np.take(img.reshape(h * w, -1), value_of[link], axis=0).reshape(img.shape)
 
 
 @corruption
