@@ -243,3 +243,11 @@ def test_training_draw_is_a_function_of_the_seed():
     x = _image(64, 64)
     a, b = perturb.training_perturbation(x, 42), perturb.training_perturbation(x, 42)
     assert a[1:] == b[1:] and np.array_equal(a[0], b[0])
+
+
+def test_importing_the_engine_loads_no_heavy_module():
+    code = ("import sys\n"
+            "import attribution88.perturb, attribution88.cli.perturb\n"
+            "print(sorted(m for m in ('cv2', 'scipy', 'skimage', 'torch', 'imagecorruptions') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -78,7 +78,8 @@ class LegacyDraws:
         self.rs = np.random.RandomState(seed)
 
     def integers(self, low, high=None, size=None, dtype=np.int64):
-        return self.rs.randint(low, high, size=size).astype(dtype)
+        value = self.rs.randint(low, high, size=size)
+        return value if size is None else value.astype(dtype)
 
     def uniform(self, low=0.0, high=1.0, size=None):
         return self.rs.uniform(low, high, size)
