@@ -75,6 +75,10 @@ class ImageError(Attribution88Error, ValueError):
     """An input image cannot be used (not an image, empty, unsupported)."""
 
 
+class MissingDependencyError(Attribution88Error, ImportError):
+    """A package (or the data files it ships) that this operation needs is not installed."""
+
+
 class CheckpointError(Attribution88Error, ValueError):
     """A generator checkpoint is missing, unsafe, truncated or of the wrong architecture."""
 

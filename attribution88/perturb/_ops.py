@@ -1,0 +1,210 @@
+"""Numerical building blocks shared by the corruptions: Gaussian filtering, the centred zoom,
+the motion-blur line, the defocus disk, the plasma fractal and the final uint8 conversion.
+
+Each reproduces the operation ImageNet-C (Hendrycks & Dietterich, ICLR 2019) and
+imagecorruptions 1.1.2 use — same kernel sizes, borders and sampling grids — with OpenCV or
+numpy instead of Python loops. References to "scipy"/"skimage" below name the operation the
+original calls, so a reader can check that the semantics match.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Added before truncating to uint8. ImageNet-C converts its float results with ``np.uint8``
+#: (truncation); a value that is exactly an integer in exact arithmetic (a flat region after a
+#: normalised blur) can land a hair below it in floating point and lose a grey level. The
+#: tolerance keeps such values on their integer; it moves no other value by a level.
+_TRUNCATION_TOLERANCE = 1e-3
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """A float image on the 0..255 scale to uint8, clipped then truncated (as ImageNet-C)."""
+    x = np.clip(x, 0.0, 255.0)
+    x += _TRUNCATION_TOLERANCE
+    return np.minimum(x, 255.0).astype(np.uint8)
+
+
+def gaussian(x: np.ndarray, sigma: float | tuple[float, float], *, mode: str = "nearest",
+             truncate: float = 4.0) -> np.ndarray:
+    """Gaussian filter over the two spatial axes of a float (H, W) or (H, W, C) image.
+
+    Same kernel as ``scipy.ndimage.gaussian_filter`` (what ``skimage.filters.gaussian`` calls):
+    radius ``int(truncate * sigma + 0.5)``, normalised weights ``exp(-t^2 / 2 sigma^2)``;
+    ``mode`` "nearest" (edge replicated) or "reflect" (half-sample symmetric). ``sigma`` is
+    one value or (sigma_rows, sigma_cols).
+    """
+    import cv2
+
+    sy, sx = (sigma, sigma) if np.isscalar(sigma) else sigma
+    border = {"nearest": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT}[mode]
+    ky, kx = (2 * int(truncate * s + 0.5) + 1 for s in (sy, sx))
+    return cv2.GaussianBlur(x, (kx, ky), sigmaX=float(sx), sigmaY=float(sy), borderType=border)
+
+
+def zoom_geometry(size: int, factor: float) -> tuple[int, int, float]:
+    """The centred crop that ImageNet-C's ``clipped_zoom`` magnifies, along one axis.
+
+    Returns (start, out, step): the crop of ``ceil(size / factor)`` pixels starting at
+    ``start`` is resized by ``scipy.ndimage.zoom(order=1)`` to ``out = round(crop * factor)``
+    pixels, output pixel ``i`` sampling crop coordinate ``i * step`` (corner-aligned grid).
+    """
+    crop = int(math.ceil(size / float(factor)))
+    start = (size - crop) // 2
+    out = int(round(crop * factor))
+    step = (crop - 1) / (out - 1) if out > 1 else 0.0
+    return start, out, step
+
+
+def zoom_outside(size: int, factor: float) -> np.ndarray:
+    """Indices of the output lines that ``scipy.ndimage.zoom`` leaves black.
+
+    scipy computes output line ``i``'s source coordinate as ``i * step`` in double precision
+    and, in its default ``mode="constant"``, returns 0 for a coordinate past the last input
+    sample. For some sizes and factors the last line's ``(out - 1) * step`` rounds one ulp
+    above ``crop - 1``: ImageNet-C's zoom then has a black last row or column (before its
+    crop to the image size). Reproduced here, so the layers match imagecorruptions'.
+    """
+    start, out, step = zoom_geometry(size, factor)
+    crop = int(math.ceil(size / float(factor)))
+    return np.nonzero(np.arange(out, dtype=np.float64) * step > crop - 1)[0]
+
+
+def clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
+    """Magnify the centre of a float32 (H, W[, C]) image by ``factor`` with bilinear sampling
+    (OpenCV's warp: source coordinates quantised to 1/32 pixel), cropped to (H, W)."""
+    import cv2
+
+    h, w = x.shape[:2]
+    top, out_h, sy = zoom_geometry(h, factor)
+    left, out_w, sx = zoom_geometry(w, factor)
+    out_h, out_w = min(out_h, h), min(out_w, w)
+    m = np.array([[sx, 0.0, left], [0.0, sy, top]], dtype=np.float64)
+    # WARP_INVERSE_MAP: m maps output pixel (col, row) to the source coordinate.
+    y = cv2.warpAffine(x, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_REPLICATE)
+    _blacken(y, zoom_outside(h, factor), zoom_outside(w, factor))
+    return y
+
+
+def _blacken(y: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
+    y[rows[rows < y.shape[0]]] = 0
+    y[:, cols[cols < y.shape[1]]] = 0
+
+
+def zoom_exact(x: np.ndarray, factor: float) -> np.ndarray:
+    """`clipped_zoom` of a 2-D float image at the full zoomed size, computed exactly in
+    float64 (separable bilinear, as ``scipy.ndimage.zoom(order=1)``).
+
+    Snow thresholds its zoomed noise, so the 1/32-pixel quantisation of OpenCV's warp would
+    flip a few flakes on or off; this exact path keeps every flake where ImageNet-C has it.
+    """
+    axes = []
+    for n in x.shape[:2]:
+        start, out, step = zoom_geometry(n, factor)
+        coord = start + np.arange(out) * step
+        low = np.floor(coord).astype(np.intp)
+        axes.append((low, np.minimum(low + 1, n - 1), coord - low))
+    (r0, r1, wr), (c0, c1, wc) = axes
+    x = x.astype(np.float64, copy=False)
+    rows = x[r0] * (1 - wr)[:, None] + x[r1] * wr[:, None]
+    y = rows[:, c0] * (1 - wc) + rows[:, c1] * wc
+    _blacken(y, zoom_outside(x.shape[0], factor), zoom_outside(x.shape[1], factor))
+    return y
+
+
+def motion_taps(radius: int, sigma: float, angle: float, shape: tuple[int, ...]
+                ) -> list[tuple[float, int, int]]:
+    """The taps of ImageNet-C's motion blur: (weight, row offset, column offset).
+
+    ``2 * radius + 1`` taps along a line at ``angle`` degrees, weighted by a one-sided Gaussian
+    of ``sigma`` normalised over all of them; tap ``i`` reads the pixel ``round(i sin a)``
+    rows and ``round(i cos a)`` columns away (halves rounded down). As in the original, the
+    line stops at the first tap that would leave an image of ``shape`` (its weight is lost).
+    """
+    width = 2 * radius + 1
+    t = np.arange(width, dtype=np.float64)
+    weights = np.exp(-t ** 2 / (2 * sigma ** 2)) / (math.sqrt(2 * math.pi) * sigma)
+    weights /= weights.sum()
+    a = np.deg2rad(angle)
+    py, px = width * np.sin(a), width * np.cos(a)
+    length = math.hypot(py, px)
+    taps = []
+    for i in range(width):
+        oy = math.ceil(i * py / length - 0.5)
+        ox = math.ceil(i * px / length - 0.5)
+        if abs(oy) >= shape[0] or abs(ox) >= shape[1]:
+            break
+        taps.append((float(weights[i]), oy, ox))
+    return taps
+
+
+def motion_blur(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarray:
+    """Blur an (H, W) or (H, W, C) image along a line (see `motion_taps`), edges replicated.
+
+    Output is float64 (H, W[, C]); the sum of shifted copies the original computes with
+    ``np.roll``, here one slice per tap of an edge-padded copy.
+    """
+    taps = motion_taps(radius, sigma, angle, x.shape)
+    if not taps:
+        return np.zeros(x.shape, np.float64)
+    h, w = x.shape[:2]
+    top = max(0, -min(t[1] for t in taps))
+    bottom = max(0, max(t[1] for t in taps))
+    left = max(0, -min(t[2] for t in taps))
+    right = max(0, max(t[2] for t in taps))
+    pad = ((top, bottom), (left, right)) + ((0, 0),) * (x.ndim - 2)
+    src = np.pad(x.astype(np.float32, copy=False), pad, mode="edge")
+    out = np.zeros(x.shape, np.float32)
+    for weight, oy, ox in taps:
+        out += np.float32(weight) * src[top + oy:top + oy + h, left + ox:left + ox + w]
+    return out.astype(np.float64)
+
+
+def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
+    """ImageNet-C's defocus kernel: a normalised disk of ``radius`` on a grid of half-size
+    max(8, radius), smoothed by a 3x3 (5x5 above radius 8) Gaussian of ``alias_blur``."""
+    import cv2
+
+    half = 8 if radius <= 8 else int(radius)
+    ksize = (3, 3) if radius <= 8 else (5, 5)
+    t = np.arange(-half, half + 1)
+    yy, xx = np.meshgrid(t, t)
+    disk = ((xx ** 2 + yy ** 2) <= radius ** 2).astype(np.float32)
+    disk /= disk.sum()
+    return cv2.GaussianBlur(disk, ksize=ksize, sigmaX=alias_blur)
+
+
+def plasma_fractal(size: int, decay: float, rng: np.random.Generator) -> np.ndarray:
+    """A (size, size) diamond-square height map in [0, 1] (ImageNet-C's fog), ``size`` a power
+    of two, toroidal; each level's random offsets are uniform in +-wibble^2 with wibble
+    starting at 100 and divided by ``decay`` per level."""
+    if size & (size - 1):
+        raise ValueError(f"plasma fractal size must be a power of two, not {size}")
+    grid = np.zeros((size, size), np.float64)
+    step, wibble = size, 100.0
+    while step >= 2:
+        half = step // 2
+        # squares: the centre of each square of corners `step` apart
+        corners = grid[0:size:step, 0:size:step]
+        acc = corners + np.roll(corners, -1, axis=0)
+        acc += np.roll(acc, -1, axis=1)
+        grid[half:size:step, half:size:step] = acc / 4 + wibble * rng.uniform(-wibble, wibble, acc.shape)
+        # diamonds: the edge midpoints, from the two corners and two centres around each
+        centres = grid[half:size:step, half:size:step]
+        corners = grid[0:size:step, 0:size:step]
+        top = centres + np.roll(centres, 1, axis=0) + corners + np.roll(corners, -1, axis=1)
+        grid[0:size:step, half:size:step] = top / 4 + wibble * rng.uniform(-wibble, wibble, top.shape)
+        left = centres + np.roll(centres, 1, axis=1) + corners + np.roll(corners, -1, axis=0)
+        grid[half:size:step, 0:size:step] = left / 4 + wibble * rng.uniform(-wibble, wibble, left.shape)
+        step //= 2
+        wibble /= decay
+    grid -= grid.min()
+    top = grid.max()
+    return grid / top if top > 0 else grid
+
+
+def next_power_of_2(n: int) -> int:
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
