@@ -64,7 +64,9 @@ def decode_image(data: bytes, *, name: str = "image") -> np.ndarray:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             return as_rgb(im, name=name)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a readable image (unknown format)") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise ImageError(f"{name}: not a readable image ({type(e).__name__}: {e})") from None
 
 

@@ -73,11 +73,10 @@ class RepMixTrain:
         top, left = (int(v) for v in rng.integers(0, self.resize - self.crop + 1, size=2))
         image = image.crop((left, top, left + self.crop, top + self.crop))
         arr = np.asarray(image)
-        if self.perturb and rng.random() < self.p:
+        if self.perturb:
             from .perturb import training_perturbation
 
-            # probability already decided here: ask for a perturbation with certainty
-            arr, _, _ = training_perturbation(arr, int(rng.integers(0, 2**63 - 1)), p=1.0)
+            arr, _, _ = training_perturbation(arr, int(rng.integers(0, 2**63 - 1)), p=self.p)
         return _to_tensor(arr)
 
     def __repr__(self) -> str:

@@ -51,3 +51,25 @@ def test_shuffle_is_seeded(tiny_dataset):
 def test_unknown_field_is_refused(tiny_dataset):
     with pytest.raises(UnknownNameError, match="sample field"):
         Attribution88Dataset(tiny_dataset, "test", returns=("labels",))
+
+
+def test_training_augmentation_is_a_function_of_id_and_epoch(tiny_dataset):
+    ds = Attribution88Dataset(tiny_dataset, "train", returns=("id",))
+    x0, i0 = ds[3]
+    assert x0.shape == (3, 224, 224) and x0.dtype == torch.float32
+    again, _ = Attribution88Dataset(tiny_dataset, "train", returns=("id",))[3]
+    assert torch.equal(x0, again)
+    ds.set_epoch(1)
+    x1, i1 = ds[3]
+    assert i0 == i1 and not torch.equal(x0, x1)
+
+
+def test_validation_is_perturbed_and_fixed(tiny_dataset):
+    from attribution88.loader import RepMixTrain, repmix_transform
+
+    t = repmix_transform("validation")
+    assert isinstance(t, RepMixTrain) and t.p == 1.0
+    a = Attribution88Dataset(tiny_dataset, "validation")
+    b = Attribution88Dataset(tiny_dataset, "validation")
+    b.set_epoch(0)
+    assert torch.equal(a[0][0], b[0][0])

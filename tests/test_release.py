@@ -114,12 +114,12 @@ def test_unreadable_and_wrong_size_images_are_listed(tmp_path):
     release = make_release(tmp_path / "release")
     bad = release / "images/0_0/000001.png"
     bad.write_bytes(b"not an image at all")
-    _image(np.random.default_rng(1), size=64).save(release / "images/2_1/000015.png")
+    _image(np.random.default_rng(1), size=64).save(release / "images/2_1/000016.png")
     out = tmp_path / "out"
     with pytest.raises(ReleaseImportError) as e:
         import_release(release, out, progress=False)
     assert "000001.png: not a readable image" in str(e.value)
-    assert "000015.png: 64x64, expected 128x128" in str(e.value)
+    assert "000016.png: 64x64, expected 128x128" in str(e.value)
     assert not out.exists() and not list(tmp_path.glob(".out.importing-*"))
 
 

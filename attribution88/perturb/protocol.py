@@ -54,15 +54,17 @@ def apply_assignment(image: np.ndarray | Image.Image, assignment: Assignment) ->
                           assignment.perturbation_seed)
 
 
-def training_perturbation(image: np.ndarray | Image.Image, seed: int) -> tuple[np.ndarray, str, int]:
-    """Training-time augmentation: with probability ``SPEC.train_probability`` (0.95) a seen
-    perturbation (uniform over the 15) at a uniform severity 1..5, by `apply_protocol`.
+def training_perturbation(image: np.ndarray | Image.Image, seed: int,
+                          p: float | None = None) -> tuple[np.ndarray, str, int]:
+    """Training-time augmentation: with probability ``p`` (default ``SPEC.train_probability``,
+    0.95; the official validation uses 1.0) a seen perturbation (uniform over the 15) at a
+    uniform severity 1..5, by `apply_protocol`.
 
     Every choice comes from ``PCG64(seed)``; pass ``ids.train_augmentation_seed(id, epoch)``.
     Returns (RGB uint8 (H, W, 3), perturbation name or "none", severity or 0).
     """
     rng = generator(seed)
-    if rng.random() >= SPEC.train_probability:
+    if rng.random() >= (SPEC.train_probability if p is None else p):
         return as_rgb(image).copy(), NO_PERTURBATION, 0
     seen = SPEC.seen_perturbations()
     name = seen[int(rng.integers(len(seen)))].name
