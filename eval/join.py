@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DatasetFormatError, SubmissionError
+from .arrow import int64_array, to_numpy
 from .submission import SHOW
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def match_ids(sub_ids: pa.Array, truth_ids: pa.Array, label: str = "submission",
             if np.array_equal(ks & ~low, kt & ~low):
                 t_rows = np.empty(n, dtype=np.int64)
                 t_rows[(ks & low).astype(np.int64)] = (kt & low).astype(np.int64)
-                if pc.all(pc.equal(sub_ids, truth_ids.take(pa.array(t_rows)))).as_py():
+                if pc.all(pc.equal(sub_ids, truth_ids.take(int64_array(t_rows)))).as_py():
                     return t_rows
             # different hash multisets: the ids differ (diagnosed below); same multisets but a
             # failed check: colliding prefixes, solved by the exact path
@@ -108,7 +109,7 @@ def _exact(sub_ids, truth_ids, label: str, where: str) -> np.ndarray:
     s_sorted = sub_ids.take(s_order)
     if len(sub_ids) == len(truth_ids) and pc.all(pc.equal(s_sorted, t_sorted)).as_py():
         t_rows = np.empty(len(truth_ids), dtype=np.int64)
-        t_rows[s_order.to_numpy()] = t_order.to_numpy()
+        t_rows[to_numpy(s_order)] = to_numpy(t_order)
         return t_rows
     _diagnose(sub_ids, truth_ids, s_sorted, s_order, t_sorted, label, where)
     raise AssertionError("unreachable: the id sets differ but no difference was found")
@@ -124,9 +125,9 @@ def _diagnose(sub_ids, truth_ids, s_sorted, s_order, t_sorted, label: str, where
     if len(t_sorted) > 1 and pc.any(pc.equal(t_sorted[:-1], t_sorted[1:])).as_py():
         raise DatasetFormatError(f"the truth of {where} lists an image id twice; run attribution88 verify")
     if len(s_sorted) > 1:
-        same = pc.equal(s_sorted[:-1], s_sorted[1:]).to_numpy(zero_copy_only=False)
+        same = to_numpy(pc.equal(s_sorted[:-1], s_sorted[1:]))
         if same.any():
-            order = s_order.to_numpy()
+            order = to_numpy(s_order)
             starts = np.flatnonzero(same & ~np.r_[False, same[:-1]])  # first of each run
             examples = []
             for st in starts[:SHOW]:
@@ -137,10 +138,10 @@ def _diagnose(sub_ids, truth_ids, s_sorted, s_order, t_sorted, label: str, where
                 examples.append(f"{s_sorted[int(st)].as_py()!r} (data rows "
                                 f"{', '.join(map(str, rows[:SHOW]))})")
             raise SubmissionError(f"{label}: {len(starts):,} duplicate id(s): {'; '.join(examples)}")
-    extra = np.flatnonzero(~pc.is_in(sub_ids, value_set=truth_ids).to_numpy(zero_copy_only=False))
+    extra = np.flatnonzero(~to_numpy(pc.is_in(sub_ids, value_set=truth_ids)))
     if len(extra):
         raise SubmissionError(f"{label}: {len(extra):,} id(s) not in {where}: {_rows(extra, sub_ids)}")
-    missing = np.flatnonzero(~pc.is_in(truth_ids, value_set=sub_ids).to_numpy(zero_copy_only=False))
+    missing = np.flatnonzero(~to_numpy(pc.is_in(truth_ids, value_set=sub_ids)))
     if len(missing):
         shown = ", ".join(repr(truth_ids[int(p)].as_py()) for p in missing[:SHOW])
         raise SubmissionError(f"{label}: {len(missing):,} of the {len(truth_ids):,} ids of "

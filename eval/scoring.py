@@ -226,6 +226,16 @@ class _Scorer:
         return tuple(out)
 
 
+def submission_info(sub: Submission) -> SubmissionInfo:
+    """What the results record says about a submission."""
+    f = sub.file
+    return SubmissionInfo(
+        name=sub.label, sha256=f.sha256 if f else None, bytes=f.bytes if f else None,
+        rows=sub.n, columns=sub.columns, predictions="pred" if sub.pred is not None else "scores",
+        score_kind=sub.score_kind, score_kind_declared=sub.score_kind_declared,
+        fake_score=sub.fake_score is not None, compression=f.compression if f else None)
+
+
 def score(submission: Submission, truth: Truth, *, resamples: int = DEFAULT_RESAMPLES,
           seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL, with_breakdowns: bool = True,
           spec: Spec = SPEC) -> ScoreResult:
@@ -261,12 +271,7 @@ def score(submission: Submission, truth: Truth, *, resamples: int = DEFAULT_RESA
     warnings = list(sub.warnings)
     if sub.scores is not None and not sub.score_kind_declared:
         warnings.append(f"scores read as {sub.score_kind} (auto-detected; declare with --scores)")
-    info = SubmissionInfo(
-        name=sub.label, sha256=sub.file.sha256 if sub.file else None,
-        bytes=sub.file.bytes if sub.file else None, rows=sub.n, columns=sub.columns,
-        predictions="pred" if sub.pred is not None else "scores", score_kind=sub.score_kind,
-        score_kind_declared=sub.score_kind_declared, fake_score=sub.fake_score is not None,
-        compression=sub.file.compression if sub.file else None)
+    info = submission_info(sub)
     confusion = Confusion(tuple(spec.source_names), tuple(tuple(int(c) for c in row) for row in cm))
     return ScoreResult(
         tool_version=__version__,

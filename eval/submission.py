@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import SubmissionError, UsageError
 from ..spec import SPEC, Spec
+from .arrow import to_numpy
 from .metrics import SCORE_KINDS
 
 if TYPE_CHECKING:
@@ -522,7 +523,7 @@ def _build(table: pa.Table, layout: _Layout, info: SubmissionFile, scores_kind: 
         names = [layout.names[i] for i in layout.scores]
         scores = np.empty((len(ids), len(columns)), dtype=np.float64, order="F")
         for j, (col, name) in enumerate(zip(columns, names)):
-            scores[:, j] = _float_column(col, name, ids, label)
+            _float_column(col, name, ids, label, out=scores[:, j])
         kind = check_scores(scores, scores_kind, ids, label, names)
     fake = None
     if layout.fake_score is not None:
@@ -538,13 +539,14 @@ def _build(table: pa.Table, layout: _Layout, info: SubmissionFile, scores_kind: 
                       columns=layout.names, warnings=tuple(warnings))
 
 
-def _float_column(col, name: str, ids: pa.Array, label: str) -> np.ndarray:
+def _float_column(col, name: str, ids: pa.Array, label: str,
+                  out: np.ndarray | None = None) -> np.ndarray:
     import pyarrow.compute as pc
 
     if col.null_count:
-        row = int(np.argmax(pc.is_null(col).to_numpy(zero_copy_only=False)))
+        row = int(np.argmax(to_numpy(pc.is_null(col))))
         raise SubmissionError(f"{label}: column {name!r} is empty in {_where(ids, row)}")
-    values = col.to_numpy()
+    values = to_numpy(col, out)
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
@@ -560,7 +562,7 @@ def parse_pred(column: pa.Array, ids: pa.Array, label: str = "submission",
 
     encoded = pc.dictionary_encode(column)
     values = [v if v is not None else "" for v in encoded.dictionary.to_pylist()]
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    codes = to_numpy(encoded.indices)
     keys = _source_keys(spec)
     k = len(spec.sources)
     stripped = [v.strip() for v in values]

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import DatasetFormatError, SpecError
 from ..spec import NO_PERTURBATION, SPEC, Spec
+from .arrow import to_numpy
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -84,7 +85,7 @@ def truth_from_table(table: pa.Table, info: TruthInfo, spec: Spec = SPEC) -> Tru
         col = table.column(name)
         if col.null_count:
             raise DatasetFormatError(f"{info.location}: null values in truth column {name!r}")
-        values = col.to_numpy().astype(np.int64)
+        values = to_numpy(col).astype(np.int64)
         if values.min() < low or values.max() > high:
             raise DatasetFormatError(f"{info.location}: truth column {name!r} outside {low}..{high}")
         return values.astype(np.int8)
@@ -101,7 +102,7 @@ def truth_from_table(table: pa.Table, info: TruthInfo, spec: Spec = SPEC) -> Tru
             lut.append(spec.perturbation(name).index)
         else:
             raise DatasetFormatError(f"{info.location}: unknown perturbation {name!r} in the truth")
-    perturbation = np.array(lut, dtype=np.int8)[encoded.indices.to_numpy(zero_copy_only=False)]
+    perturbation = np.array(lut, dtype=np.int8)[to_numpy(encoded.indices)]
     ids = table.column("id").combine_chunks()
     if ids.null_count:
         raise DatasetFormatError(f"{info.location}: null image ids in the truth")

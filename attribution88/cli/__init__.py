@@ -23,6 +23,8 @@ COMMANDS = [
     "import_release",
     "verify",
     "publish",
+    "score",
+    "compare",
 ]
 
 PROG = "attribution88"
