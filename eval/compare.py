@@ -15,7 +15,7 @@ Both submissions are validated against the same truth, then lined up image by im
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def compare(a: Submission, b: Submission, truth: Truth, *, resamples: int = DEFA
 
     return CompareResult(
         tool_version=__version__,
-        compared_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        compared_at=datetime.now(UTC).isoformat(timespec="seconds"),
         a=submission_info(a), b=submission_info(b), truth=truth.info,
         bootstrap=BootstrapInfo(resamples=resamples, seed=seed, level=level),
         n=len(y), differences=differences,

@@ -78,7 +78,6 @@ def match_ids(sub_ids: pa.Array, truth_ids: pa.Array, label: str = "submission",
     """For each submission row, the truth row with the same id: int64 (n,), or None when the
     submission lists the ids in the truth's order. Raises `SubmissionError` when the two sets
     of ids differ or the submission repeats an id."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     n = len(truth_ids)

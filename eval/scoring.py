@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -275,7 +275,7 @@ def score(submission: Submission, truth: Truth, *, resamples: int = DEFAULT_RESA
     confusion = Confusion(tuple(spec.source_names), tuple(tuple(int(c) for c in row) for row in cm))
     return ScoreResult(
         tool_version=__version__,
-        scored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        scored_at=datetime.now(UTC).isoformat(timespec="seconds"),
         submission=info, truth=truth.info,
         bootstrap=BootstrapInfo(resamples=resamples, seed=seed, level=level),
         overall=overall, confusion=confusion, breakdowns=results, breakdown_titles=titles,

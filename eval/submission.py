@@ -27,7 +27,6 @@ import codecs
 import csv
 import gzip
 import hashlib
-import io
 import os
 import re
 import zlib
@@ -371,7 +370,7 @@ def read_submission(path: str | os.PathLike, *, scores: str = "auto", max_bytes:
         stream.drain()
     except SubmissionError:
         raise
-    except Exception as e:
+    except Exception:
         if stream.error:
             raise stream.error from None
         raise
@@ -381,7 +380,7 @@ def read_submission(path: str | os.PathLike, *, scores: str = "auto", max_bytes:
     info = SubmissionFile(path=str(path), name=label, sha256=stream.hash.hexdigest(),
                           bytes=stream.disk.bytes, decompressed_bytes=stream.pos,
                           compression=stream.compression)
-    return _build(table, layout, info, scores, label, spec, path, limit)
+    return _build(table, layout, info, scores, label, spec)
 
 
 def _refuse_other_formats(path: Path, label: str) -> None:
@@ -506,7 +505,7 @@ def _where(ids: pa.Array, row: int) -> str:
 
 
 def _build(table: pa.Table, layout: _Layout, info: SubmissionFile, scores_kind: str, label: str,
-           spec: Spec, path: Path, limit: int) -> Submission:
+           spec: Spec) -> Submission:
     ids = table.column(f"f{layout.id}").combine_chunks()
     warnings = []
     if layout.unknown:
