@@ -148,8 +148,9 @@ class BootstrapInfo:
     resamples: int
     seed: int
     level: float
-    method: str = ("percentile bootstrap over images: multinomial resampling of confusion "
-                   "counts (exact); score metrics on quantile-binned scores")
+    method: str = ("bias-corrected percentile bootstrap over images; confusion-matrix metrics "
+                   "by exact multinomial resampling of counts, AUC and log loss (overall) on "
+                   "quantile-binned scores")
 
     def to_dict(self) -> dict:
         return {"resamples": self.resamples, "seed": self.seed, "level": self.level,
