@@ -61,8 +61,10 @@ def hash_strings(arr: pa.Array) -> np.ndarray | None:
     start = offsets[:-1]
     h = lengths.astype(np.uint64) * _K1
     for k in range(0, int(lengths.max()), 8):
-        w = words[np.minimum(start + k, end)] & _MASKS[np.clip(lengths - k, 0, 8)]
-        h = (h ^ w) * _K2
+        w = words[np.minimum(start + k, end)]
+        w &= _MASKS[np.minimum(np.maximum(lengths - k, 0), 8)]  # only the string's own bytes
+        h ^= w
+        h *= _K2
         h ^= h >> np.uint64(33)
     return h
 

@@ -271,7 +271,8 @@ def grouped_auc(ranked: RankedScores, group: np.ndarray, n_groups: int) -> np.nd
     group: int (n,) group of each image in ``range(n_groups)``, or -1 to leave it out.
     Returns float64 (n_groups,), NaN for a group lacking positives or negatives. Same
     mid-rank definition as `auc`. One sort of keys packing (group, dense rank, label) lines
-    up each group's images in score order, with tied scores as runs of equal keys >> 1.
+    up each group's images in score order; a run of equal keys >> 1 is a run of tied scores,
+    and 2U = sum over runs of positives x (2 x negatives below the run + negatives in it).
     """
     out = np.full(n_groups, np.nan)
     shift = ranked.bits + 1
@@ -279,30 +280,29 @@ def grouped_auc(ranked: RankedScores, group: np.ndarray, n_groups: int) -> np.nd
     key |= ranked.packed
     if (group < 0).any():
         key = key[group >= 0]
-    key.sort()
     if len(key) == 0:
         return out
-    g = key >> shift
+    key.sort()
     tie = key >> 1
-    neg = (key & 1).astype(bool)
-    new = np.empty(len(key), dtype=bool)
-    new[0] = True
-    np.not_equal(tie[1:], tie[:-1], out=new[1:])  # a new group or a new score
-    run = np.cumsum(new) - 1
-    starts = np.flatnonzero(new)
+    starts = np.flatnonzero(np.r_[True, tie[1:] != tie[:-1]])
+    cneg = np.cumsum(key & 1)  # negatives up to and including each position
     ends = np.r_[starts[1:], len(key)] - 1
-    cneg = np.cumsum(neg, dtype=np.int64)  # negatives up to and including each position
-    before = np.where(starts > 0, cneg[starts - 1], 0)  # negatives before each run
-    through = cneg[ends]  # negatives up to each run's end
-    first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    base = np.zeros(n_groups, dtype=np.int64)
-    base[g[first]] = np.where(first > 0, cneg[first - 1], 0)  # negatives before each group
-    pos = ~neg
-    r, gp = run[pos], g[pos]
-    two_u = np.bincount(gp, weights=(before[r] + through[r] - 2 * base[gp]).astype(np.float64),
-                        minlength=n_groups)  # integers below 2**53: summed exactly
-    n_pos = np.bincount(gp, minlength=n_groups).astype(np.float64)
-    n_neg = np.bincount(g[neg], minlength=n_groups).astype(np.float64)
+    before = np.r_[0, cneg[ends[:-1]]]  # negatives before each run
+    neg_run = cneg[ends] - before
+    pos_run = ends - starts + 1 - neg_run
+    g_run = key[starts] >> shift
+    first = np.flatnonzero(np.r_[True, g_run[1:] != g_run[:-1]])  # first run of each group
+    last = np.r_[first[1:], len(starts)] - 1
+    groups = g_run[first]
+    base = before[first]  # negatives before each group
+    weight = pos_run * (2 * (before - np.repeat(base, last - first + 1)) + neg_run)
+    cw = np.cumsum(weight)  # exact integers
+    two_u = np.zeros(n_groups)
+    n_pos = np.zeros(n_groups)
+    n_neg = np.zeros(n_groups)
+    two_u[groups] = cw[last] - np.r_[0, cw[last[:-1]]]
+    n_neg[groups] = before[last] + neg_run[last] - base
+    n_pos[groups] = ends[last] - starts[first] + 1 - n_neg[groups]
     ok = (n_pos > 0) & (n_neg > 0)
     out[ok] = two_u[ok] / (2.0 * n_pos[ok] * n_neg[ok])
     return out
