@@ -41,8 +41,9 @@ from .submission import Submission
 from .truth import Truth
 
 
-def compare(a: Submission, b: Submission, truth: Truth, *, resamples: int = DEFAULT_RESAMPLES,
-            seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL, spec: Spec = SPEC) -> CompareResult:
+def compare_submissions(a: Submission, b: Submission, truth: Truth, *,
+                        resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                        level: float = DEFAULT_LEVEL, spec: Spec = SPEC) -> CompareResult:
     """Paired comparison of submissions ``a`` and ``b`` on ``truth`` (differences are A - B)."""
     pa_, pb = prepare(a, truth), prepare(b, truth)
     rows = match_ids(pb.submission.ids, pa_.submission.ids, b.label)  # b row -> a row

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..eval.bootstrap import DEFAULT_SEED
-    from ..eval.compare import compare
+    from ..eval.compare import compare_submissions
     from ..eval.report import render_compare
     from ..eval.results import write_results
     from ..eval.submission import read_submission
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     a = read_submission(args.a, scores=args.scores, max_bytes=args.max_bytes)
     b = read_submission(args.b, scores=args.scores, max_bytes=args.max_bytes)
     truth = load_truth(args.truth, args.config, args.split, revision=args.revision)
-    result = compare(a, b, truth, resamples=args.resamples,
+    result = compare_submissions(a, b, truth, resamples=args.resamples,
                      seed=DEFAULT_SEED if args.seed is None else args.seed, level=args.level)
     print(render_compare(result), end="")
     if args.json:
