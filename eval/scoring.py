@@ -94,8 +94,9 @@ def _estimates(point: np.ndarray, reps: np.ndarray | None, level: float) -> list
 
 
 def _confusion_estimates(cm: np.ndarray, reps: np.ndarray | None, level: float
-                         ) -> tuple[dict[str, list[Estimate]], dict[str, np.ndarray]]:
-    """Metric estimates of confusion matrices (G, K, K) with replicates (R, G, K, K)."""
+                         ) -> dict[str, list[Estimate]]:
+    """Metric estimates of confusion matrices (G, K, K) with replicates (R, G, K, K): per
+    scalar metric one estimate per group; per source metric G x K, group-major."""
     point = confusion_metrics(cm)
     names = SCALAR_METRICS + SOURCE_METRICS
     rep_values: dict[str, list[np.ndarray]] = {m: [] for m in names}
@@ -109,11 +110,11 @@ def _confusion_estimates(cm: np.ndarray, reps: np.ndarray | None, level: float
         r = np.concatenate(rep_values[m]) if reps is not None else None
         if point[m].ndim == 1:  # scalar per group
             out[m] = _estimates(point[m], r, level)
-        else:  # (G, K): one estimate list per source, flattened later
+        else:  # (G, K), flattened group-major
             g, k = point[m].shape
             out[m] = _estimates(point[m].ravel(),
                                 None if r is None else r.reshape(r.shape[0], g * k), level)
-    return out, point
+    return out
 
 
 class _Scorer:
@@ -128,7 +129,7 @@ class _Scorer:
         return generator(self.seed, purpose)
 
     def overall(self, cm: np.ndarray, cm_reps: np.ndarray | None) -> GroupResult:
-        est, point = _confusion_estimates(cm[None], None if cm_reps is None else cm_reps[:, None], self.level)
+        est = _confusion_estimates(cm[None], None if cm_reps is None else cm_reps[:, None], self.level)
         metrics = {m: est[m][0] for m in SCALAR_METRICS}
         p, r = self.prep, self.resamples
         if p.detection is not None:
@@ -209,7 +210,7 @@ class _Scorer:
             cm = np.stack([base_cm[list(members)].sum(0) for _, members in bd.groups])
             reps = None if base_reps is None else np.stack(
                 [base_reps[:, list(members)].sum(1) for _, members in bd.groups], axis=1)
-        est, point = _confusion_estimates(cm, reps, self.level)
+        est = _confusion_estimates(cm, reps, self.level)
         p = self.prep
         det_auc = self.grouped_detection_auc(bd, base) if p.detection is not None else None
         out = []
