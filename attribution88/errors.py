@@ -91,3 +91,7 @@ class SubmissionError(Attribution88Error, ValueError):
 
 class BuildError(Attribution88Error, RuntimeError):
     """A benchmark build cannot go on."""
+
+
+class ResultsFormatError(Attribution88Error, ValueError):
+    """A results document (`attribution88 score --json`) is malformed or of a newer schema."""

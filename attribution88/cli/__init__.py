@@ -25,6 +25,8 @@ COMMANDS = [
     "verify",
     "publish",
     "perturb",
+    "score",
+    "compare",
 ]
 
 PROG = "attribution88"

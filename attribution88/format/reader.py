@@ -95,7 +95,9 @@ def read_table(root: str | os.PathLike, config: str = "default", split: str = "t
     tables = []
     for rel in config_shards(manifest, config, split, spec):
         try:
-            tables.append(pq.read_table(root / rel, columns=columns))
+            # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset and pandas
+            # (~0.7 s), which `attribution88 score` must not pay at startup
+            tables.append(pq.ParquetFile(root / rel).read(columns=columns))
         except FileNotFoundError:
             raise DatasetFormatError(f"{root / rel}: shard listed in the manifest is missing "
                                      f"(run attribution88 verify {root})") from None

@@ -1,0 +1,340 @@
+"""The versioned results record of a scored submission (what `--json` writes and the
+leaderboard reads), and of a comparison of two submissions.
+
+Frozen dataclasses with ``to_dict`` / ``from_dict``. ``schema_version`` says which layout a
+document has; `from_dict` reads every version up to `SCHEMA_VERSION`, fills what an older one
+lacks with defaults, ignores keys it does not know and refuses a newer version with a clear
+message. Undefined values (NaN: e.g. the recall of a source absent from a group) are JSON
+``null``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ResultsFormatError
+from .truth import TruthInfo
+
+#: Layout version of the results document. Bump when a key changes meaning or moves.
+SCHEMA_VERSION = 1
+#: Value of the ``kind`` key of each document.
+SCORE_KIND = "attribution88.score"
+COMPARE_KIND = "attribution88.compare"
+
+#: Scalar metrics, in report order, with their display names.
+METRIC_NAMES: dict[str, str] = {
+    "detection_accuracy": "detection accuracy",
+    "attribution_accuracy": "attribution accuracy",
+    "nmi": "NMI",
+    "macro_f1": "macro-F1",
+    "detection_auc": "detection AUC",
+    "log_loss": "log loss",
+}
+#: Per-source metrics, with their display names.
+SOURCE_METRIC_NAMES: dict[str, str] = {
+    "recall": "recall",
+    "precision": "precision",
+    "f1": "F1",
+    "auc": "AUC (one-vs-rest, of the LLR)",
+}
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A metric's value and its confidence interval (None where undefined or not computed)."""
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"value": _num(self.value), "low": _num(self.low), "high": _num(self.high)}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Estimate:
+        if d is None or isinstance(d, (int, float)):
+            return cls(_num(d))
+        return cls(_num(d.get("value")), _num(d.get("low")), _num(d.get("high")))
+
+
+def _metrics_to_dict(m: dict[str, Estimate]) -> dict:
+    return {k: v.to_dict() for k, v in m.items()}
+
+
+def _metrics_from_dict(d: dict | None) -> dict[str, Estimate]:
+    return {str(k): Estimate.from_dict(v) for k, v in (d or {}).items()}
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """Metrics of a group of images (or of the whole split)."""
+
+    name: str
+    n: int
+    metrics: dict[str, Estimate]
+    per_source: dict[str, dict[str, Estimate]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "n": self.n, "metrics": _metrics_to_dict(self.metrics),
+                "per_source": {s: _metrics_to_dict(m) for s, m in self.per_source.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GroupResult:
+        return cls(name=str(d.get("name", "")), n=int(d.get("n", 0)),
+                   metrics=_metrics_from_dict(d.get("metrics")),
+                   per_source={str(s): _metrics_from_dict(m)
+                               for s, m in (d.get("per_source") or {}).items()})
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts of (truth, prediction): ``counts[i][j]`` images of ``labels[i]`` predicted
+    ``labels[j]``."""
+
+    labels: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+
+    def to_dict(self) -> dict:
+        return {"labels": list(self.labels), "rows": "truth", "columns": "prediction",
+                "counts": [list(r) for r in self.counts]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Confusion:
+        return cls(tuple(d.get("labels", ())), tuple(tuple(int(c) for c in r) for r in d.get("counts", ())))
+
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    """What was scored: the file and how it was read."""
+
+    name: str
+    sha256: str | None
+    bytes: int | None
+    rows: int
+    columns: tuple[str, ...] = ()
+    predictions: str = "pred"  # "pred", "scores" (argmax) — what the hard metrics used
+    score_kind: str | None = None
+    score_kind_declared: bool = False
+    fake_score: bool = False
+    compression: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "sha256": self.sha256, "bytes": self.bytes, "rows": self.rows,
+                "columns": list(self.columns), "predictions": self.predictions,
+                "score_kind": self.score_kind, "score_kind_declared": self.score_kind_declared,
+                "fake_score": self.fake_score, "compression": self.compression}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SubmissionInfo:
+        return cls(name=str(d.get("name", "?")), sha256=d.get("sha256"), bytes=d.get("bytes"),
+                   rows=int(d.get("rows", 0)), columns=tuple(d.get("columns", ())),
+                   predictions=str(d.get("predictions", "pred")), score_kind=d.get("score_kind"),
+                   score_kind_declared=bool(d.get("score_kind_declared", False)),
+                   fake_score=bool(d.get("fake_score", False)), compression=d.get("compression"))
+
+
+@dataclass(frozen=True)
+class BootstrapInfo:
+    resamples: int
+    seed: int
+    level: float
+    method: str = ("bias-corrected percentile bootstrap over images; confusion-matrix metrics "
+                   "by exact multinomial resampling of counts, AUC and log loss (overall) on "
+                   "quantile-binned scores")
+
+    def to_dict(self) -> dict:
+        return {"resamples": self.resamples, "seed": self.seed, "level": self.level,
+                "method": self.method}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> BootstrapInfo:
+        d = d or {}
+        return cls(int(d.get("resamples", 0)), int(d.get("seed", 0)), float(d.get("level", 0.95)),
+                   str(d.get("method", "")))
+
+
+def _check_header(d: Any, kind: str) -> int:
+    if not isinstance(d, dict):
+        raise ResultsFormatError("results document: expected a JSON object")
+    if d.get("kind", kind) != kind:
+        raise ResultsFormatError(f"results document is a {d.get('kind')!r}, expected {kind!r}")
+    try:
+        version = int(d.get("schema_version", 1))
+    except (TypeError, ValueError):
+        raise ResultsFormatError(f"results document: bad schema_version {d.get('schema_version')!r}") from None
+    if version > SCHEMA_VERSION:
+        raise ResultsFormatError(f"results document has schema version {version}, newer than this "
+                                 f"attribution88 reads ({SCHEMA_VERSION}); upgrade attribution88")
+    return version
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Everything `attribution88 score` reports about one submission."""
+
+    tool_version: str
+    scored_at: str  # UTC, ISO 8601
+    submission: SubmissionInfo
+    truth: TruthInfo
+    bootstrap: BootstrapInfo
+    overall: GroupResult
+    confusion: Confusion
+    breakdowns: dict[str, tuple[GroupResult, ...]] = field(default_factory=dict)
+    breakdown_titles: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def metrics(self) -> dict[str, Estimate]:
+        return self.overall.metrics
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": SCORE_KIND,
+            "schema_version": self.schema_version,
+            "tool_version": self.tool_version,
+            "scored_at": self.scored_at,
+            "submission": self.submission.to_dict(),
+            "truth": self.truth.to_dict(),
+            "bootstrap": self.bootstrap.to_dict(),
+            "n": self.overall.n,
+            "metrics": _metrics_to_dict(self.overall.metrics),
+            "per_source": {s: _metrics_to_dict(m) for s, m in self.overall.per_source.items()},
+            "confusion_matrix": self.confusion.to_dict(),
+            "breakdowns": {name: {"title": self.breakdown_titles.get(name, name),
+                                  "groups": [g.to_dict() for g in groups]}
+                           for name, groups in self.breakdowns.items()},
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ScoreResult:
+        version = _check_header(d, SCORE_KIND)
+        try:
+            overall = GroupResult(name="all", n=int(d.get("n", 0)),
+                                  metrics=_metrics_from_dict(d.get("metrics")),
+                                  per_source={str(s): _metrics_from_dict(m)
+                                              for s, m in (d.get("per_source") or {}).items()})
+            breakdowns, titles = {}, {}
+            for name, b in (d.get("breakdowns") or {}).items():
+                groups = b.get("groups", []) if isinstance(b, dict) else b
+                breakdowns[str(name)] = tuple(GroupResult.from_dict(g) for g in groups)
+                titles[str(name)] = str(b.get("title", name)) if isinstance(b, dict) else str(name)
+            return cls(tool_version=str(d.get("tool_version", "?")),
+                       scored_at=str(d.get("scored_at", "")),
+                       submission=SubmissionInfo.from_dict(d.get("submission") or {}),
+                       truth=TruthInfo.from_dict(d.get("truth") or {}),
+                       bootstrap=BootstrapInfo.from_dict(d.get("bootstrap")),
+                       overall=overall,
+                       confusion=Confusion.from_dict(d.get("confusion_matrix") or {}),
+                       breakdowns=breakdowns, breakdown_titles=titles,
+                       warnings=tuple(str(w) for w in d.get("warnings", ())),
+                       schema_version=version)
+        except (AttributeError, TypeError, ValueError) as e:
+            if isinstance(e, ResultsFormatError):
+                raise
+            raise ResultsFormatError(f"results document: malformed ({e})") from None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A paired comparison of one metric: A, B, A - B with its interval, and a p-value."""
+
+    a: float | None
+    b: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None
+    test: str
+    mid_p_value: float | None = None
+
+    def to_dict(self) -> dict:
+        d = {"a": _num(self.a), "b": _num(self.b), "difference": _num(self.difference),
+             "low": _num(self.low), "high": _num(self.high), "p_value": _num(self.p_value),
+             "test": self.test}
+        if self.mid_p_value is not None:
+            d["mid_p_value"] = _num(self.mid_p_value)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Difference:
+        return cls(_num(d.get("a")), _num(d.get("b")), _num(d.get("difference")),
+                   _num(d.get("low")), _num(d.get("high")), _num(d.get("p_value")),
+                   str(d.get("test", "")), _num(d.get("mid_p_value")))
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """`attribution88 compare`: two submissions on the same images."""
+
+    tool_version: str
+    compared_at: str
+    a: SubmissionInfo
+    b: SubmissionInfo
+    truth: TruthInfo
+    bootstrap: BootstrapInfo
+    n: int
+    differences: dict[str, Difference]
+    contingency: dict[str, int] = field(default_factory=dict)  # attribution right/wrong pairs
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return {"kind": COMPARE_KIND, "schema_version": self.schema_version,
+                "tool_version": self.tool_version, "compared_at": self.compared_at,
+                "a": self.a.to_dict(), "b": self.b.to_dict(), "truth": self.truth.to_dict(),
+                "bootstrap": self.bootstrap.to_dict(), "n": self.n,
+                "differences": {k: v.to_dict() for k, v in self.differences.items()},
+                "attribution_contingency": dict(self.contingency)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CompareResult:
+        version = _check_header(d, COMPARE_KIND)
+        try:
+            return cls(tool_version=str(d.get("tool_version", "?")),
+                       compared_at=str(d.get("compared_at", "")),
+                       a=SubmissionInfo.from_dict(d.get("a") or {}),
+                       b=SubmissionInfo.from_dict(d.get("b") or {}),
+                       truth=TruthInfo.from_dict(d.get("truth") or {}),
+                       bootstrap=BootstrapInfo.from_dict(d.get("bootstrap")),
+                       n=int(d.get("n", 0)),
+                       differences={str(k): Difference.from_dict(v)
+                                    for k, v in (d.get("differences") or {}).items()},
+                       contingency={str(k): int(v) for k, v in
+                                    (d.get("attribution_contingency") or {}).items()},
+                       schema_version=version)
+        except (AttributeError, TypeError, ValueError) as e:
+            raise ResultsFormatError(f"results document: malformed ({e})") from None
+
+
+def write_results(path: str | os.PathLike, result: ScoreResult | CompareResult) -> None:
+    """Write a results document as JSON, atomically (temporary file, then rename)."""
+    from ..format.manifest import write_json_atomic
+
+    write_json_atomic(path, result.to_dict())
+
+
+def read_results(path: str | os.PathLike) -> ScoreResult | CompareResult:
+    """Read a results document written by `write_results` (any schema version up to ours)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        raise ResultsFormatError(f"{path}: no such results file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ResultsFormatError(f"{path}: not a JSON results document ({e})") from None
+    if isinstance(d, dict) and d.get("kind") == COMPARE_KIND:
+        return CompareResult.from_dict(d)
+    return ScoreResult.from_dict(d)
