@@ -4,7 +4,6 @@ and every broken file refused with one clear line and exit code 2."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import re
 
 import numpy as np
@@ -34,10 +33,8 @@ def labels(truth):
 
 
 @pytest.fixture
-def run(tiny_dataset, monkeypatch, capsys):
+def run(tiny_dataset, capsys):
     """Run the command line (the score and compare commands) and return (code, out, err)."""
-    monkeypatch.setattr(cli, "COMMANDS", [m for m in cli.COMMANDS
-                                          if importlib.util.find_spec(f"attribution88.cli.{m}")])
 
     def go(*argv: str, truth_dir=tiny_dataset):
         code = cli.main(["score", *map(str, argv), "--truth", str(truth_dir), "--resamples", "0"])
