@@ -23,6 +23,7 @@ COMMANDS = [
     "import_release",
     "verify",
     "publish",
+    "generators",
 ]
 
 PROG = "attribution88"
