@@ -103,12 +103,16 @@ class Generator(Module):
         h = channels_last(self.lin(z.float()).reshape(z.shape[0], -1, s, s))
         for i in range(self.num_blocks):
             h = getattr(self, f"res{i + 1}")(h)
-        h = F.relu_(self.bn(h))
+        out = self.output_layer(F.relu_(self.bn(h)))
+        return out if raw else torch.sigmoid(out)
+
+    def output_layer(self, h: torch.Tensor) -> torch.Tensor:
+        """The stride-2 transposed convolution to RGB, aligned as TensorFlow's 'SAME' padding:
+        input pixel i reaches outputs 2i - (k-2)//2 ... (pre-sigmoid)."""
         full = F.conv_transpose2d(h, self.out_weight, self.out_bias, stride=2)  # side 2n + k - 2
         k, n = self.config.final_kernel, h.shape[-1]
-        top = (k - 2) // 2  # TF 'SAME': total crop k - 2, the smaller half first
-        out = full[:, :, top:top + 2 * n, top:top + 2 * n]
-        return out if raw else torch.sigmoid(out)
+        top = (k - 2) // 2  # total crop k - 2, the smaller half first
+        return full[:, :, top:top + 2 * n, top:top + 2 * n]
 
     @torch.no_grad()
     def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:

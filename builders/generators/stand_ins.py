@@ -16,6 +16,8 @@ Initialisation, per (architecture, semantic):
   of one architecture share their structure across datasets. (A per-semantic seed for every
   tensor would make 11 unrelated random networks per architecture; one shared network would
   make the semantic invisible.)
+- zero-initialised weights that training would grow (StyleGAN's and StyleGAN2's noise
+  strengths) are drawn instead, so that a stand-in's noise inputs show;
 - then calibrated on a batch of latents drawn from ``derive_seed("stand-in-calibration",
   arch, semantic)``: the statistics a trained model carries (StyleGAN's average w,
   StyleGAN3's input magnitudes, batch-norm statistics), and the output rescaled per RGB
@@ -84,6 +86,10 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
     SPEC.semantic(semantic)
     family = a.module()
     module = family.Generator(family.stand_in_config())
+    overrides = getattr(family, "STAND_IN_INITS", {})
+    for mod in module.modules():
+        rules = getattr(mod, "_init_rules", {})
+        rules.update({name: overrides[name] for name in rules if name in overrides})
     initialize(module, lambda name: tensor_seed(arch, semantic, name, family.is_content(name)))
     module.eval()
     z, noise = calibration_latents(arch, semantic, module.z_dim, module.noise_shapes(),

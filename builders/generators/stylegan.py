@@ -60,6 +60,10 @@ def stand_in_config() -> Config:
     return Config(resolution=128, z_dim=64, w_dim=64, fmap_base=512, fmap_max=32)
 
 
+#: Stand-ins only: per-channel noise weights start at zero in training; drawn for a stand-in.
+STAND_IN_INITS = {"noise_weight": Init("uniform", 0.0, 0.2)}
+
+
 def is_content(name: str) -> bool:
     """Mapping network and blocks up to 16 px vary per semantic; finer blocks are shared."""
     parts = name.split(".")
@@ -102,7 +106,8 @@ class UpConv(Module):
             return F.conv2d(upsample_nearest(x), w, padding=1)
         w = F.pad(w, (1, 1, 1, 1))
         w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
-        return F.conv_transpose2d(x, w.transpose(0, 1), stride=2, padding=1)
+        # PyTorch's transposed conv scatters with the kernel as is: flip it to correlate.
+        return F.conv_transpose2d(x, w.flip(2, 3).transpose(0, 1), stride=2, padding=1)
 
 
 class SynthesisBlock(Module):

@@ -59,6 +59,11 @@ def stand_in_config() -> Config:
     return Config(resolution=128, z_dim=64, w_dim=64, channel_base=1024, channel_max=32)
 
 
+#: Stand-ins only: noise strengths start at zero in training and grow; a stand-in is never
+#: trained, so it draws them, to keep its noise inputs visible.
+STAND_IN_INITS = {"noise_strength": Init("uniform", 0.05, 0.2)}
+
+
 def is_content(name: str) -> bool:
     """Mapping network and blocks up to 16 px vary per semantic; finer blocks are shared."""
     return name.startswith("mapping.") or _block_res(name) <= 16
