@@ -8,7 +8,8 @@
   resolution, latent size, truncation, and where each checkpoint comes from.
 - `load_generator` (native safetensors checkpoint, the user's ``module:function`` entry point,
   or a stand-in) and `sample` (seeds -> uint8 ``(N, 128, 128, 3)``, deterministic per image).
-- `save_checkpoint`: write one of this package's generators as safetensors + JSON record.
+- `save_checkpoint`: write one of this package's generators as safetensors + JSON record;
+  `from_state_dict`: build one from a state dict (NVlabs' StyleGAN2/3 tensor names).
 - `STAND_IN_NOTICE`, `card_notes`: what a dataset card says about its generators.
 
 Importing this package does not import torch; loading and sampling do.
@@ -27,8 +28,15 @@ def save_checkpoint(*args, **kwargs):
     return _save(*args, **kwargs)
 
 
+def from_state_dict(*args, **kwargs):
+    """`checkpoints.from_state_dict` (imports torch)."""
+    from .checkpoints import from_state_dict as _from
+
+    return _from(*args, **kwargs)
+
+
 __all__ = [
     "ARCHITECTURES", "Architecture", "GeneratorConfig", "architecture", "MANIFEST", "Manifest", "ModelEntry",
     "Recipe", "checkpoints_dir", "find_checkpoint", "MICRO_BATCH", "Generator", "draw_latents",
-    "load_generator", "sample", "save_checkpoint", "STAND_IN_NOTICE", "card_notes",
+    "load_generator", "sample", "save_checkpoint", "from_state_dict", "STAND_IN_NOTICE", "card_notes",
 ]

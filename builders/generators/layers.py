@@ -383,13 +383,14 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     of the batch. ``up=2``: transposed convolution then the FIR ``resample_filter``.
     ``prenormalize`` (StyleGAN3) rescales weight and styles to unit RMS first — per sample
     here, where the authors' code uses the batch's RMS; demodulation cancels the factor.
-    ``gain`` scales the output (folded into the demodulation coefficients)."""
+    ``input_gain`` (StyleGAN3's ``1 / sqrt(input magnitude)``) scales the input after
+    demodulation is computed, so it is not cancelled. ``gain`` scales the output (folded into
+    the demodulation coefficients)."""
     if prenormalize and demodulate:
         weight = weight * weight.square().mean(dim=(1, 2, 3), keepdim=True).rsqrt()
         styles = styles * styles.square().mean(dim=1, keepdim=True).rsqrt()
-    if input_gain is not None:
-        weight = weight * input_gain
-    x = x * styles.to(x.dtype)[:, :, None, None]
+    x_scale = styles if input_gain is None else styles * input_gain  # the gain is not demodulated
+    x = x * x_scale.to(x.dtype)[:, :, None, None]
     k = weight.shape[-1]
     if up > 1:
         x = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=up)
