@@ -265,3 +265,15 @@ def test_calibrated_output_scale_is_folded_into_the_weights():
         new = g(z, noise, raw=True)
         expected = raw * torch.tensor([2.0, 1.0, 0.5]).view(1, 3, 1, 1) + torch.tensor([0.1, 0.0, -0.1]).view(1, 3, 1, 1)
         torch.testing.assert_close(new, expected, rtol=1e-4, atol=1e-4 * math.sqrt(raw.abs().max().item()))
+
+
+def test_stylegan3_input_magnitude_is_not_cancelled_by_demodulation():
+    g = _built("stylegan3")
+    z, _ = _inputs(g)
+    ws = g.mapping(z, g.config.num_ws)
+    x = g.synthesis.input(ws[:, 0])
+    layer = g.synthesis.layers()[1]
+    layer.bias.zero_()
+    base = layer(x, ws[:, 2])
+    layer.magnitude_ema.fill_(4.0)  # input gain 1/2; leaky ReLU and filters are linear in scale
+    torch.testing.assert_close(layer(x, ws[:, 2]), base / 2, rtol=1e-5, atol=1e-6)
