@@ -199,3 +199,24 @@ def test_the_dataset_card_of_a_stand_in_build_says_so(tmp_path, stand_ins):
     finalize(root, preset.name, {"kind": "tests", **card_notes([g])})
     card = (root / "README.md").read_text()
     assert STAND_IN_NOTICE in card and "## Generators" in card
+
+
+# -- reduced precision ---------------------------------------------------------------------------
+def test_precision_check_passes_identical_images_and_catches_a_spectral_change():
+    from attribution88.builders.generators.precision import compare_images
+
+    rng = np.random.default_rng(0)
+    smooth = np.repeat(np.repeat(rng.integers(40, 200, (16, 16, 16, 3), dtype=np.uint8), 8, axis=1), 8, axis=2)
+    same = compare_images(smooth, smooth.copy(), "fp32")
+    assert same.ok and same.max_abs_diff == 0 and same.spectrum_db_diff == 0
+    grain = rng.integers(-2, 3, smooth.shape)  # +-2 levels of white noise: small pixels, big high frequencies
+    noisy = np.clip(smooth.astype(int) + grain, 0, 255).astype(np.uint8)
+    report = compare_images(smooth, noisy, "bf16")
+    assert report.channel_mean_diff < 0.25 and not report.ok and report.spectrum_band > 8
+
+
+def test_precision_check_runs_on_a_generator(stand_ins):
+    from attribution88.builders.generators.precision import compare_precision
+
+    report = compare_precision(stand_ins["mmdgan"], _seeds("mmdgan", n=8), "fp32")
+    assert report.ok and report.max_abs_diff == 0 and "same statistics" in report.summary()
