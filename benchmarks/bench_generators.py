@@ -32,15 +32,21 @@ from attribution88.builders.generators import ARCHITECTURES, MANIFEST, MICRO_BAT
 from attribution88.builders.generators.layers import initialize
 from attribution88.builders.generators.precision import compare_precision
 from attribution88.builders.generators.sampling import Generator, draw_latents, quantize
-from attribution88.builders.generators.stand_ins import build_stand_in
 from attribution88.ids import derive_seed, latent_seed
 from attribution88.spec import SPEC
 
 #: Native resolution benchmarked per architecture: the one most of its 11 models have.
 NATIVE = {a: int(np.bincount([m.resolution for m in MANIFEST.select(a)]).argmax()) for a in ARCHITECTURES}
-#: Images of the full benchmark per architecture: 11 semantics x 12,000 x 3 (oversampling).
-FULL_IMAGES = {a: sum(math.ceil(SPEC.preset("full").cell_size(s) * SPEC.preset("full").oversample)
-                      for s in SPEC.semantics) for a in ARCHITECTURES}
+#: Candidate images of the full benchmark per model: 12,000 x 3 (oversampling).
+FULL = SPEC.preset("full")
+MODEL_IMAGES = {m.name: math.ceil(FULL.cell_size(SPEC.semantic(m.semantic)) * FULL.oversample) for m in MANIFEST.models}
+
+
+def full_cost(arch: str, per_image: float) -> float:
+    """Sum over the architecture's 11 models of images x ``per_image`` (a cost at the
+    benchmarked resolution), each scaled by (its resolution / benchmarked)^2: these generators
+    are convolutional, their cost grows with the pixel count."""
+    return sum(MODEL_IMAGES[m.name] * per_image * (m.resolution / NATIVE[arch]) ** 2 for m in MANIFEST.select(arch))
 #: Assumed GPUs for the estimate: fp32 peak (TFLOP/s, no TF32: sampling turns it off) and the
 #: share of it sustained by large convolutions (an assumption, see the printed notes).
 GPUS = {"A100-SXM fp32": 19.5, "H100-SXM fp32": 67.0}
@@ -80,7 +86,8 @@ def naive_loop(gen: Generator, seeds) -> None:
     with torch.no_grad():
         for s in seeds:
             z, noise = draw_latents(s, gen.z_dim, gen.noise_shapes(), gen.architecture.latent)
-            out = gen.module(torch.from_numpy(z[None]).to(dev), [torch.from_numpy(n[None]).to(dev) for n in noise] or None)
+            nz = [torch.from_numpy(n[None]).to(dev) for n in noise] or None
+            out = gen.module(torch.from_numpy(z[None]).to(dev), nz)
             quantize(out, gen.architecture.output_range).cpu().numpy()
 
 
@@ -88,7 +95,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--arch", nargs="*", default=ARCHITECTURES.names())
-    ap.add_argument("--full-images", type=int, default=0, help="images per full-width timing (default: one micro-batch)")
+    ap.add_argument("--full-images", type=int, default=0,
+                    help="images per full-width timing (default: one micro-batch)")
     ap.add_argument("--stand-in-images", type=int, default=64)
     ap.add_argument("--quick", action="store_true", help="fewer images; skip the mini preset and bf16")
     ap.add_argument("--no-mini", action="store_true")
@@ -115,7 +123,7 @@ def main() -> None:
             res[f"full_{threads}"] = n_full / t
         torch.set_num_threads(all_threads)
         res["full_best"] = max(res[f"full_{t}"] for t in thread_counts)
-        del full
+        full = None  # free its memory before the next one
         stand_in = load_generator(arch, "bedroom", stand_in=True, device=str(dev))
         res["stand_in_gflop"] = flops_per_image(stand_in) / 1e9
         for threads in thread_counts:
@@ -140,15 +148,17 @@ def main() -> None:
     print("(GFLOP/s: achieved with the better thread count; naive: one network call per image, all threads; "
           "x naive: stand-in through `sample` with all threads against it)")
 
-    print(f"\nFull benchmark: {sum(FULL_IMAGES[r['arch']] for r in rows):,} candidate images "
-          f"({FULL_IMAGES[rows[0]['arch']]:,} per architecture: 11 semantics x 12,000 x 3)")
-    cpu_hours = sum(FULL_IMAGES[r["arch"]] / r["full_best"] for r in rows) / 3600
+    n_images = sum(MODEL_IMAGES[m.name] for r in rows for m in MANIFEST.select(r["arch"]))
+    print(f"\nFull benchmark: {n_images:,} candidate images (12,000 x 3 per model, each at its native "
+          f"resolution: costs scaled by pixel count from the benchmarked one)")
+    cpu_hours = sum(full_cost(r["arch"], 1 / r["full_best"]) for r in rows) / 3600
     print(f"  this {dev}, measured (better thread count): {cpu_hours:,.0f} hours")
     best = max(r["gflop"] * r["full_best"] for r in rows)
     for gpu, peak in GPUS.items():
-        flop_h = sum(FULL_IMAGES[r["arch"]] * r["gflop"] * 1e9 for r in rows) / (peak * 1e12 * SUSTAINED) / 3600
-        adj_h = sum(FULL_IMAGES[r["arch"]] * r["gflop"] * 1e9 / (peak * 1e12 * SUSTAINED
-                    * (r["gflop"] * r["full_best"] / best)) for r in rows) / 3600
+        rate = peak * 1e12 * SUSTAINED
+        flop_h = sum(full_cost(r["arch"], r["gflop"] * 1e9) for r in rows) / rate / 3600
+        adj_h = sum(full_cost(r["arch"], r["gflop"] * 1e9) / (r["gflop"] * r["full_best"] / best)
+                    for r in rows) / rate / 3600
         print(f"  {gpu} (estimate): {flop_h:.1f} GPU-hours at {SUSTAINED:.0%} of {peak} TFLOP/s on the counted "
               f"FLOPs; {adj_h:.1f} GPU-hours if each family keeps its CPU efficiency relative to the best one")
     print("  Estimates, not measurements: forward FLOPs (convolutions, matrix products) from torch's counter, "

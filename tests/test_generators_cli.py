@@ -48,7 +48,8 @@ def test_shows_present_checkpoints_and_verifies_them(capsys, tmp_path, monkeypat
     assert main(["generators", "--arch", "sngan"]) == 0
     out = capsys.readouterr().out
     assert "2 of 11 checkpoints present" in out
-    assert [line.split()[5] for line in out.splitlines() if line.startswith(("sngan-dog", "sngan-cat"))] == ["present"] * 2
+    listed = [line.split()[5] for line in out.splitlines() if line.startswith(("sngan-dog", "sngan-cat"))]
+    assert listed == ["present"] * 2
     assert main(["generators", "--arch", "sngan", "--verify"]) == 1
     out = capsys.readouterr().out
     assert f"ok      {tmp_path / 'sngan-dog.safetensors'}" in out

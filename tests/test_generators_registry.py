@@ -69,7 +69,8 @@ def _manifest_text(drop=None, extra="", origin_of=None):
             if (a, s) == drop:
                 continue
             origin = (origin_of or {}).get((a, s), "recipe")
-            lines.append(f'  {{ arch = "{a}", semantic = "{s}", resolution = 128, latent_dim = 8, origin = "{origin}" }},')
+            row = f'arch = "{a}", semantic = "{s}", resolution = 128, latent_dim = 8, origin = "{origin}"'
+            lines.append(f"  {{ {row} }},")
     lines.append(extra)
     lines.append("]")
     return "\n".join(lines).encode()

@@ -220,3 +220,11 @@ def test_precision_check_runs_on_a_generator(stand_ins):
 
     report = compare_precision(stand_ins["mmdgan"], _seeds("mmdgan", n=8), "fp32")
     assert report.ok and report.max_abs_diff == 0 and "same statistics" in report.summary()
+
+
+def test_sample_png_encodes_the_same_images(stand_ins, reference):
+    from attribution88.builders.generators import sample_png
+    from attribution88.images import decode_image
+
+    pngs = sample_png(stand_ins["progan"], _seeds("progan")[:2])
+    assert all(np.array_equal(decode_image(p), im) for p, im in zip(pngs, reference["progan"][:2]))

@@ -9,14 +9,17 @@ A family module provides:
 
 - ``Config``: a frozen dataclass (subclass of `GeneratorConfig`) of its hyperparameters;
 - ``Generator(config)``: the ``torch.nn.Module``, with ``forward(z, noise=None,
-  truncation_psi=1.0) -> (N, 3, R, R)`` in the architecture's output range,
-  ``noise_shapes() -> list[(H, W)]`` (per-image noise inputs, in draw order) and
-  ``calibrate(z, noise)`` (statistics a trained model would have: ``w_avg``, batch-norm
-  statistics, StyleGAN3's input magnitudes);
+  truncation_psi=1.0, raw=False) -> (N, 3, R, R)`` in the architecture's output range (``raw``:
+  before a final tanh / sigmoid), ``noise_shapes() -> list[(H, W)]`` (per-image noise inputs,
+  in draw order), ``calibrate(z, noise)`` (statistics a trained model would have: ``w_avg``,
+  batch-norm statistics, StyleGAN3's input magnitudes) and ``rescale_output(scale, shift)``
+  (fold a per-channel affine map of the raw output into the last layer);
 - ``full_config(resolution) -> Config``: the paper's model at a native resolution;
 - ``stand_in_config() -> Config``: the small stand-in of the `mini` preset;
 - ``is_content(name) -> bool``: which parameters make a stand-in's content (they vary per
-  semantic) rather than its fingerprint (shared across the semantics of an architecture).
+  semantic) rather than its fingerprint (shared across the semantics of an architecture);
+- optionally ``STAND_IN_INITS``: initialisation rules that replace, for stand-ins only, those
+  of zero-initialised tensors that training would grow (noise strengths).
 """
 
 from __future__ import annotations

@@ -207,7 +207,8 @@ def check_state_dict(path: Path, arch: str, expected: dict[str, tuple[int, ...]]
         if missing:
             parts.append(f"missing {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
         if unexpected:
-            parts.append(f"unexpected {unexpected[0]!r}" + (f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else ""))
+            more = f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else ""
+            parts.append(f"unexpected {unexpected[0]!r}{more}")
         raise CheckpointError(f"{path}: not the tensors of a {arch} generator with the recorded config "
                               f"({', '.join(parts)}){hint}")
     for name in sorted(expected):

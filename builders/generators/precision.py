@@ -49,7 +49,8 @@ class PrecisionReport:
                 and self.spectrum_db_diff <= MAX_DB)
 
     def summary(self) -> str:
-        return (f"{self.precision} vs fp32 on {self.images} images: {'same statistics' if self.ok else 'CHANGES statistics'} "
+        verdict = "same statistics" if self.ok else "CHANGES statistics"
+        return (f"{self.precision} vs fp32 on {self.images} images: {verdict} "
                 f"(channel mean/std moved <= {self.channel_mean_diff:.3f}/{self.channel_std_diff:.3f} levels, "
                 f"spectrum <= {self.spectrum_db_diff:.3f} dB in band {self.spectrum_band}/{BANDS}; "
                 f"pixels: mean |diff| {self.mean_abs_diff:.3f}, max {self.max_abs_diff}, "

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 #: Images per network call, by device type. Fixed, so that each image's arithmetic does
 #: not depend on how many images the caller asks for at once.
-MICRO_BATCH = {"cpu": 8, "cuda": 32}
+MICRO_BATCH = {"cpu": 8, "cuda": 16}
 #: dtype of latents and noise maps.
 LATENT_DTYPE = np.float32
 #: Side of the images `sample` returns by default (the benchmark's).
@@ -94,7 +94,7 @@ class Generator:
         self.module, self.entry = module, entry
         self.architecture = ARCHITECTURES.get(model.arch)
         self.device = str(device)
-        z_dim = getattr(module, "z_dim", None) if module is not None else getattr(getattr(entry, "obj", None), "z_dim", None)
+        z_dim = getattr(module if module is not None else getattr(entry, "obj", None), "z_dim", None)
         self.z_dim = int(z_dim) if z_dim else model.latent_dim
         self.truncation = model.truncation
 
@@ -329,6 +329,13 @@ def finish(images: np.ndarray, model: ModelEntry, out_size: int) -> np.ndarray:
     if (h, w) == (out_size, out_size):
         return np.ascontiguousarray(images)
     return np.stack([center_crop_resize(im, out_size) for im in images])
+
+
+def sample_png(generator: Generator, seeds: Sequence[int], **kwargs: Any) -> list[bytes]:
+    """`sample`, each image encoded as lossless PNG (`attribution88.images.encode_png`)."""
+    from attribution88.images import encode_png
+
+    return [encode_png(im) for im in sample(generator, seeds, **kwargs)]
 
 
 def sample(generator: Generator, seeds: Sequence[int], *, batch_size: int = 64, device: str | None = None,

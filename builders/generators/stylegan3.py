@@ -129,7 +129,8 @@ class SynthesisInput(Module):
         fx, fy = fx * m[:, 0, 0:1] + fy * m[:, 1, 0:1], fx * m[:, 0, 1:2] + fy * m[:, 1, 1:2]
         amplitudes = (1 - (torch.sqrt(fx**2 + fy**2) - self.bandwidth)
                       / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
-        grid = (torch.arange(self.size, device=w.device, dtype=torch.float32) + 0.5 - self.size / 2) / self.sampling_rate
+        pixels = torch.arange(self.size, device=w.device, dtype=torch.float32)
+        grid = (pixels + 0.5 - self.size / 2) / self.sampling_rate  # pixel centres, image units
         x = (grid[None, None, None, :] * fx[:, :, None, None] + grid[None, None, :, None] * fy[:, :, None, None]
              + phases[:, :, None, None])
         x = torch.sin(x * (2 * math.pi)) * amplitudes[:, :, None, None]
@@ -160,10 +161,11 @@ class SynthesisLayer(Module):
         up_taps = config.filter_size * self.up if self.up > 1 and not self.is_torgb else 1
         down_taps = config.filter_size * self.down if self.down > 1 and not self.is_torgb else 1
         self.up_taps, self.down_taps = up_taps, down_taps
-        self.register_buffer("up_filter", _or_empty(lowpass_filter(
-            up_taps, float(sched["cutoffs"][prev]), float(sched["half_widths"][prev]) * 2, tmp_rate)), persistent=False)
-        self.register_buffer("down_filter", _or_empty(lowpass_filter(
-            down_taps, float(sched["cutoffs"][index]), float(sched["half_widths"][index]) * 2, tmp_rate)), persistent=False)
+        cut, half = sched["cutoffs"], sched["half_widths"]
+        fu = lowpass_filter(up_taps, float(cut[prev]), float(half[prev]) * 2, tmp_rate)
+        fd = lowpass_filter(down_taps, float(cut[index]), float(half[index]) * 2, tmp_rate)
+        self.register_buffer("up_filter", _or_empty(fu), persistent=False)
+        self.register_buffer("down_filter", _or_empty(fd), persistent=False)
         pad_total = (self.out_size - 1) * self.down + 1
         pad_total -= (self.in_size + self.kernel - 1) * self.up
         pad_total += up_taps + down_taps - 2
