@@ -126,3 +126,22 @@ def test_importing_the_zoo_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_checkpoint_folder_comes_from_the_option_or_the_environment(tmp_path, monkeypatch):
+    from attribution88.builders.generators import checkpoints_dir, find_checkpoint
+    from attribution88.errors import UsageError
+
+    monkeypatch.setenv("ATTRIBUTION88_CHECKPOINTS", str(tmp_path))
+    assert checkpoints_dir() == tmp_path
+    other = tmp_path / "other"
+    other.mkdir()
+    assert checkpoints_dir(other) == other
+    (tmp_path / "sngan-dog.safetensors").write_bytes(b"x")
+    assert find_checkpoint(MANIFEST.model("sngan", "dog"), tmp_path) == tmp_path / "sngan-dog.safetensors"
+    assert find_checkpoint(MANIFEST.model("sngan", "cat"), tmp_path) is None
+    monkeypatch.setenv("ATTRIBUTION88_CHECKPOINTS", str(tmp_path / "missing"))
+    with pytest.raises(UsageError, match="ATTRIBUTION88_CHECKPOINTS .*no such folder"):
+        checkpoints_dir()
+    monkeypatch.delenv("ATTRIBUTION88_CHECKPOINTS")
+    assert checkpoints_dir() is None
