@@ -129,3 +129,13 @@ def test_entry_point_errors_are_one_line(user_module, spec, error, text):
     with pytest.raises(error) as info:
         load_generator("stylegan2", "cat", entry_point=spec)
     assert text in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_entry_point_checkpoint_must_exist_unless_it_is_a_url(user_module):
+    import a88_usergen
+
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=user_module / "nope.pkl")
+    url = "https://example.org/network-snapshot.pkl"
+    g = load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=url)
+    assert a88_usergen.LOADED[-1] == url and g.origin.endswith(f"+checkpoint:{url}")

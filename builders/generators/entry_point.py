@@ -7,9 +7,10 @@ used through its authors' code, without conversion: the user writes (or installs
         ...
         return generator
 
-and passes ``--entry-point mypackage.mymodule:load`` (with ``--checkpoint FILE``, handed to the
-function as is). The function runs the user's code, which is the user's choice; attribution88
-itself never reads the checkpoint. It returns either
+and passes ``--entry-point mypackage.mymodule:load`` (with ``--checkpoint FILE`` or a URL, handed
+to the function as is). The function runs the user's code, which is the user's choice;
+attribution88 itself only hashes a checkpoint file for the `origin` record, never parses it. It
+returns either
 
 - a ``torch.nn.Module`` called as ``G(z)`` — or ``G(z, c)`` with ``c`` zeros when it has a
   ``c_dim`` attribute, and with ``truncation_psi=`` when its ``forward`` takes one (NVlabs'

@@ -174,9 +174,12 @@ def load_generator(arch: str, semantic: str, *, checkpoint: str | Path | None = 
         origin = f"entry-point:{entry_point}"
         if checkpoint is not None:
             path = Path(checkpoint)
-            if not path.is_file():
+            if path.is_file():
+                origin += f"+checkpoint:{path.name}#sha256:{file_sha256(path)[:12]}"
+            elif "://" in str(checkpoint):  # a URL the user's code opens (NVlabs' code does)
+                origin += f"+checkpoint:{checkpoint}"
+            else:
                 raise CheckpointError(f"{path}: no such file (the {arch} checkpoint for --entry-point {entry_point})")
-            origin += f"+checkpoint:{path.name}#sha256:{file_sha256(path)[:12]}"
         entry = load_entry_point(entry_point, arch=arch, checkpoint=str(checkpoint) if checkpoint else None,
                                  device=str(dev))
         return Generator(model=model, origin=origin, native_resolution=model.resolution, is_stand_in=False,
