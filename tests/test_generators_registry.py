@@ -145,3 +145,11 @@ def test_checkpoint_folder_comes_from_the_option_or_the_environment(tmp_path, mo
         checkpoints_dir()
     monkeypatch.delenv("ATTRIBUTION88_CHECKPOINTS")
     assert checkpoints_dir() is None
+
+
+def test_every_model_of_the_manifest_builds_at_its_native_resolution():
+    for arch in ARCHITECTURES:
+        family = architecture(arch).module()
+        for resolution in sorted({m.resolution for m in MANIFEST.select(arch)}):
+            g = family.Generator(family.full_config(resolution))
+            assert g.resolution == resolution and g.z_dim == MANIFEST.select(arch)[0].latent_dim
