@@ -24,6 +24,7 @@ COMMANDS = [
     "import_release",
     "verify",
     "publish",
+    "generators",
     "perturb",
     "score",
     "compare",

@@ -1,0 +1,43 @@
+"""attribution88.builders.generators: the generator zoo of Attribution88.
+
+- `ARCHITECTURES`: the seven GAN architectures (a `Registry` keyed by the spec's source names);
+  one module per family implements it in PyTorch (``stylegan.py``, ``stylegan2.py``,
+  ``stylegan3.py``, ``progan.py``, ``sngan.py``, ``resnet5.py`` for MMDGAN and CramerGAN),
+  on layers shared in ``layers.py``.
+- `MANIFEST`: the 77 models (7 architectures x 11 semantics, ``models.toml``): native
+  resolution, latent size, truncation, and where each checkpoint comes from.
+- `load_generator` (native safetensors checkpoint, the user's ``module:function`` entry point,
+  or a stand-in) and `sample` (seeds -> uint8 ``(N, 128, 128, 3)``, deterministic per image;
+  `sample_png`: the same as PNG bytes).
+- `save_checkpoint`: write one of this package's generators as safetensors + JSON record;
+  `from_state_dict`: build one from a state dict (NVlabs' StyleGAN2/3 tensor names).
+- `STAND_IN_NOTICE`, `card_notes`: what a dataset card says about its generators.
+
+Importing this package does not import torch; loading and sampling do.
+"""
+
+from .architectures import ARCHITECTURES, Architecture, GeneratorConfig, architecture
+from .manifest import MANIFEST, Manifest, ModelEntry, Recipe, checkpoints_dir, find_checkpoint
+from .sampling import MICRO_BATCH, Generator, draw_latents, load_generator, sample, sample_png
+from .stand_ins import STAND_IN_NOTICE, card_notes
+
+
+def save_checkpoint(*args, **kwargs):
+    """`checkpoints.save_checkpoint` (imports torch)."""
+    from .checkpoints import save_checkpoint as _save
+
+    return _save(*args, **kwargs)
+
+
+def from_state_dict(*args, **kwargs):
+    """`checkpoints.from_state_dict` (imports torch)."""
+    from .checkpoints import from_state_dict as _from
+
+    return _from(*args, **kwargs)
+
+
+__all__ = [
+    "ARCHITECTURES", "Architecture", "GeneratorConfig", "architecture", "MANIFEST", "Manifest", "ModelEntry",
+    "Recipe", "checkpoints_dir", "find_checkpoint", "MICRO_BATCH", "Generator", "draw_latents",
+    "load_generator", "sample", "sample_png", "save_checkpoint", "from_state_dict", "STAND_IN_NOTICE", "card_notes",
+]

@@ -1,0 +1,185 @@
+"""StyleGAN (Karras et al., CVPR 2019): the style-based generator, as trained with config-a of
+NVlabs/stylegan2 (the original StyleGAN networks).
+
+What leaves its fingerprint, kept here: an 8-layer mapping network (lr multiplier 0.01) from
+a unit-RMS z to w; a learned 4x4 constant input (initialised to ones); after every
+convolution the "epilogue": per-pixel noise scaled by a learned per-channel weight, bias,
+leaky ReLU 0.2, instance normalisation and AdaIN (``x * (1 + ys) + yb``, the style an affine
+map of w); upsampling by nearest neighbour + 3x3 convolution, done as one fused stride-2
+transposed convolution from 128 px up (the same function, with its own border behaviour),
+followed by the [1, 2, 1] blur; and the progressive-growing output: one 1x1 ToRGB at the last
+resolution. Channels: ``min(fmap_base / 2**(log2(res) - 1), fmap_max)`` = 8192 / 512.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .architectures import GeneratorConfig
+from .layers import (ONES, SQRT2, ZEROS, Conv2d, FullyConnected, Init, MappingNetwork, Module, blur2d,
+                     channel_stats, channels_last, fir_filter, instance_norm, upsample_nearest)
+
+
+@dataclass(frozen=True)
+class Config(GeneratorConfig):
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    mapping_lr_mul: float = 0.01
+    fmap_base: int = 8192
+    fmap_max: int = 512
+    blur_filter: tuple[float, ...] = (1.0, 2.0, 1.0)
+    fused_upsample_from: int = 128  # resolutions from which upsampling is a fused transposed conv
+    truncation_cutoff: int | None = 8
+
+    def channels(self, res: int) -> int:
+        return min(self.fmap_base // 2 ** (int(math.log2(res)) - 1), self.fmap_max)
+
+    @property
+    def num_ws(self) -> int:
+        return 2 * int(math.log2(self.resolution)) - 2
+
+    def check(self) -> None:
+        super().check()
+        if min(self.z_dim, self.w_dim, self.mapping_layers) < 1 or self.channels(self.resolution) < 1:
+            raise ValueError("z_dim, w_dim, mapping_layers and channels must be >= 1")
+
+
+def full_config(resolution: int) -> Config:
+    """The original StyleGAN generator at ``resolution``."""
+    return Config(resolution=resolution)
+
+
+def stand_in_config() -> Config:
+    """128 px, channels 32 (<= 16 px) down to 8 (128 px), 64-d latents, 8 mapping layers;
+    upsampling fused at 128 px as in the full model."""
+    return Config(resolution=128, z_dim=64, w_dim=64, fmap_base=512, fmap_max=32)
+
+
+#: Stand-ins only: per-channel noise weights start at zero in training; drawn for a stand-in.
+STAND_IN_INITS = {"noise_weight": Init("uniform", 0.0, 0.2)}
+
+
+def is_content(name: str) -> bool:
+    """Mapping network and blocks up to 16 px vary per semantic; finer blocks are shared."""
+    parts = name.split(".")
+    if name.startswith("mapping."):
+        return True
+    return len(parts) > 1 and parts[1].startswith("b") and int(parts[1][1:]) <= 16
+
+
+class Epilogue(Module):
+    """noise -> bias -> leaky ReLU -> instance norm -> AdaIN style."""
+
+    def __init__(self, channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.param("noise_weight", [channels], ZEROS)
+        self.param("bias", [channels], ZEROS)
+        self.style = FullyConnected(w_dim, 2 * channels, gain=1.0)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.bias.reshape(1, -1, 1, 1)  # a new tensor: the rest runs in place
+        if noise is not None:
+            x = x.add_(noise * self.noise_weight.reshape(1, -1, 1, 1))
+        x = instance_norm(F.leaky_relu_(x, 0.2))
+        style = self.style(w).reshape(w.shape[0], 2, -1, 1, 1)
+        return torch.addcmul(style[:, 1], x, style[:, 0] + 1)
+
+
+class UpConv(Module):
+    """Nearest-neighbour x2 then 3x3 conv; ``fused``: the same as one stride-2 transposed
+    conv whose 4x4 kernel sums the 3x3 kernel at the four offsets."""
+
+    def __init__(self, in_channels: int, out_channels: int, fused: bool) -> None:
+        super().__init__()
+        self.fused = fused
+        self.weight_gain = SQRT2 / math.sqrt(in_channels * 9)
+        self.param("weight", [out_channels, in_channels, 3, 3], Init("normal", 1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight * self.weight_gain
+        if not self.fused:
+            return F.conv2d(upsample_nearest(x), w, padding=1)
+        w = F.pad(w, (1, 1, 1, 1))
+        w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
+        # PyTorch's transposed conv scatters with the kernel as is: flip it to correlate.
+        return F.conv_transpose2d(x, w.flip(2, 3).transpose(0, 1), stride=2, padding=1)
+
+
+class SynthesisBlock(Module):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, fused: bool) -> None:
+        super().__init__()
+        self.resolution = resolution
+        if resolution == 4:
+            self.param("const", [out_channels, 4, 4], ONES)
+        else:
+            self.conv0_up = UpConv(in_channels, out_channels, fused)
+        self.epi0 = Epilogue(out_channels, w_dim)
+        self.conv1 = Conv2d(out_channels, out_channels, 3, bias=False)
+        self.epi1 = Epilogue(out_channels, w_dim)
+
+    def forward(self, x, ws, noises, blur):
+        if self.resolution == 4:
+            x = channels_last(self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1))
+        else:
+            x = blur2d(self.conv0_up(x), blur)
+        x = self.epi0(x, ws[:, 0], noises[0])
+        return self.epi1(self.conv1(x), ws[:, 1], noises[1])
+
+
+class SynthesisNetwork(Module):
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.resolutions = [2**i for i in range(2, int(math.log2(config.resolution)) + 1)]
+        for res in self.resolutions:
+            cin = config.channels(res // 2) if res > 4 else 0
+            setattr(self, f"b{res}", SynthesisBlock(cin, config.channels(res), config.w_dim, res,
+                                                    fused=res >= config.fused_upsample_from))
+        self.torgb = Conv2d(config.channels(config.resolution), 3, 1, gain=1.0)
+        self.register_buffer("blur_filter", fir_filter(config.blur_filter), persistent=False)
+
+    def forward(self, ws: torch.Tensor, noise: list[torch.Tensor] | None) -> torch.Tensor:
+        x = None
+        for i, res in enumerate(self.resolutions):
+            nz = noise[2 * i: 2 * i + 2] if noise is not None else [None, None]
+            x = getattr(self, f"b{res}")(x, ws[:, 2 * i: 2 * i + 2], nz, self.blur_filter)
+        return self.torgb(x)
+
+
+class Generator(Module):
+    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in about [-1, 1]."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.z_dim, self.resolution = config.z_dim, config.resolution
+        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mul)
+        self.synthesis = SynthesisNetwork(config)
+
+    def noise_shapes(self) -> list[tuple[int, int]]:
+        """Two noise maps per resolution (after each convolution, the constant included)."""
+        return [(r, r) for r in self.synthesis.resolutions for _ in range(2)]
+
+    def forward(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None,
+                truncation_psi: float = 1.0, raw: bool = False) -> torch.Tensor:
+        ws = self.mapping(z, self.config.num_ws, truncation_psi, self.config.truncation_cutoff)
+        return self.synthesis(ws, noise)
+
+    @torch.no_grad()
+    def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        """Make the output ``output * scale + shift`` per RGB channel (folded into ToRGB)."""
+        _rescale_conv(self.synthesis.torgb, scale, shift)
+
+    @torch.no_grad()
+    def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
+        """Set ``w_avg`` to the mean w of ``z``."""
+        self.mapping.w_avg.copy_(channel_stats(self.mapping(z, 1)[:, 0], [0])[0])
+
+
+def _rescale_conv(conv: Conv2d, scale: torch.Tensor, shift: torch.Tensor) -> None:
+    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+    conv.bias.mul_(scale).add_(shift)
