@@ -1,0 +1,7 @@
+"""Settings read from the environment: the one place that names them."""
+
+from __future__ import annotations
+
+#: Path of the ImageNet weights of the LPIPS backbone (a torchvision state dict, .pth or
+#: .safetensors), for machines that cannot download them (see attribution88.builders.lpips_features).
+ENV_LPIPS_BACKBONE = "ATTRIBUTION88_LPIPS_BACKBONE"
