@@ -11,10 +11,14 @@ Euclidean distance *is* the LPIPS distance. Steps, for one cell:
    - ``"pca"``: L2 search on ``[pca(c), 0, |res(c)|]`` vs ``[pca(r), |res(r)|, 0]``, i.e.
      ``||pca(c) - pca(r)||^2 + |res(c)|^2 + |res(r)|^2``: the LPIPS distance with the residuals
      taken as orthogonal. Without the residual norms, reals with much unexplained energy would
-     look close; with them, recall of the true nearest real at k = 10 rose from 0.89 to 0.99 in
-     our measurements (benchmarks/bench_clean.py prints it). Recall < 1: measured, not assumed.
+     look close: on benchmarks/bench_clean.py's images, recall of the true nearest real at
+     k = 10 was 0.89 without them and 0.989 with them (0.987 for candidates outside the PCA
+     sample). Recall < 1: measured by the benchmark, not assumed.
    - ``"auto"`` (default): exact while candidates x reals x dim stays below `EXACT_BUDGET`
-     (a few seconds of BLAS), else pca. The mini preset is always exact.
+     (a few seconds of BLAS), else pca.
+   When candidates + reals fit in the PCA sample (every mini cell), the PCA is lossless and
+   all of steps 1-2 comes from one Gram matrix of the centred vectors: one pass over the
+   data, exact shortlist, diversity from the same matrix.
 3. Re-rank: the exact LPIPS distance from each candidate to its shortlist, from the full
    vectors (differences, not dot products, so no cancellation). A candidate's nearest-real
    distance is the smallest of them.
@@ -28,13 +32,20 @@ baseline whose loss of diversity the statistics show (mean pairwise LPIPS of the
 clusters it covers).
 
 Everything is a pure function of the inputs and ``seed``: same kept indices in any process.
-Feature matrices may be ``np.memmap`` (float32, or float16 to halve the disk: distances then
-carry float16 rounding, ~1e-3 relative); they are read in chunks of `CHUNK_BYTES`.
+
+Memory: an alexnet vector at 128 px is 148,608 floats (594 KB), so a full-scale cell (36,000
+candidates) is 21.4 GB of float32 features. Pass ``np.memmap`` arrays (float32, or float16 to
+halve the disk: distances then carry float16 rounding, ~1e-3 relative): the PCA fit reads a
+sample, projection and exact search read `CHUNK_BYTES` of rows at a time, the re-rank reads
+the shortlisted rows; ``clean`` itself holds ~1.5 GB (PCA sample and components, reduced
+vectors, chunks).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -44,12 +55,22 @@ from attribution88.errors import UsageError
 
 __all__ = [
     "CleaningResult", "CleaningStats", "clean", "cleaning_table", "exact_pair_distances",
-    "log_summary", "mean_pairwise_distance", "shortlist", "yu_selection", "EXACT_BUDGET",
+    "log_summary", "mean_pairwise_distance", "passive_omp_wait", "shortlist", "thread_limit",
+    "yu_selection",
+    "DEFAULT_THREADS", "EXACT_BUDGET",
 ]
 
-#: "auto" shortlists exactly while candidates x reals x dim <= this (~1e12 multiply-adds,
-#: about 30 s on 2 cores; 2,000 x 2,000 alexnet vectors at 128 px is 5.9e11).
+#: "auto" shortlists exactly while candidates x reals x dim <= this (multiply-adds; 2,000 x
+#: 2,000 alexnet vectors at 128 px are 5.9e11, ~20 s of one core; a full-scale cell, 36,000 x
+#: 36,000, would be 1.9e14: hours, so it takes the PCA shortlist).
 EXACT_BUDGET = 1.0e12
+#: Threads `clean` gives BLAS (numpy, scipy, faiss) and faiss's OpenMP by default. On the
+#: shared 2-core machine, with torch in the same process, 1 was fastest by far: 3 cells of
+#: features + clean took 7.4 s of cleaning with 1, 25.9 s with 2 and 40.5 s with the pools
+#: left alone (benchmarks/bench_clean.py): the spinning pools of numpy's OpenBLAS, faiss's
+#: OpenMP and torch's OpenMP fight for the cores. Raise it on a machine whose cores are not
+#: shared, or run several cells in parallel processes instead. See also `passive_omp_wait`.
+DEFAULT_THREADS: int | None = 1
 #: Bytes of feature rows held in memory at once (per operand).
 CHUNK_BYTES = 256 << 20
 STATS_VERSION = 1
@@ -83,6 +104,7 @@ class CleaningStats:
     cluster_size_min: int
     cluster_size_median: float
     cluster_size_max: int
+    singleton_clusters: int  # clusters of one candidate: kept whatever their distance to a real
     clusters_covered_ours: int
     clusters_covered_yu: int
     topped_up: int  # kept outside the one-per-cluster rule (empty clusters)
@@ -120,12 +142,15 @@ class CleaningResult:
 # -- the pipeline's entry point -------------------------------------------------------------
 def clean(candidate_features: np.ndarray, real_features: np.ndarray, n_keep: int, *,
           seed: int, k: int = 10, shortlist_mode: str = "auto", pca_dim: int = 256,
-          pca_samples: int = 2048, kmeans_iters: int = 20) -> CleaningResult:
+          pca_samples: int = 2048, kmeans_iters: int = 20,
+          threads: int | None = DEFAULT_THREADS) -> CleaningResult:
     """Select ``n_keep`` of the candidates: one per k-means cluster, the one nearest a real.
 
     ``candidate_features``: (Nc, D), ``real_features``: (Nr, D), LPIPS feature vectors
     (float32 or float16, arrays or memmaps). ``seed``: e.g. ``derive_seed("clean", cell.name)``.
     ``k``: shortlist size; ``shortlist_mode``: "auto", "exact" or "pca" (module docstring).
+    ``threads``: BLAS and OpenMP (faiss) threads during the call, restored after; None leaves
+    the process's settings (see `DEFAULT_THREADS`).
     """
     _check_features(candidate_features, real_features)
     nc, nr = len(candidate_features), len(real_features)
@@ -134,17 +159,34 @@ def clean(candidate_features: np.ndarray, real_features: np.ndarray, n_keep: int
     if k < 1:
         raise UsageError(f"shortlist size k must be >= 1, got {k}")
     k = min(k, nr)
-    mode = _resolve_mode(shortlist_mode, nc, nr, candidate_features.shape[1])
-    reducer = _Reducer.fit(candidate_features, real_features, pca_dim, pca_samples, seed)
-    cand_low, cand_res = reducer.transform(candidate_features)
-    ids, dists = _shortlist(candidate_features, real_features, k, mode, reducer,
-                            (cand_low, cand_res))
+    with thread_limit(threads):
+        return _clean(candidate_features, real_features, int(n_keep), seed=seed, k=k,
+                      mode=_resolve_mode(shortlist_mode, nc, nr, candidate_features.shape[1]),
+                      pca_dim=pca_dim, pca_samples=pca_samples, kmeans_iters=kmeans_iters)
+
+
+def _clean(c: np.ndarray, r: np.ndarray, n_keep: int, *, seed: int, k: int, mode: str,
+           pca_dim: int, pca_samples: int, kmeans_iters: int) -> CleaningResult:
+    nc, nr = len(c), len(r)
+    if nc + nr <= pca_samples:
+        # A small cell (the mini preset): every vector is in the PCA sample, so the PCA is
+        # lossless and the shortlist exact; all of it comes from one centred Gram matrix.
+        cand_low, approx, cand_gram = _joint_gram(c, r, pca_dim)
+        ids = np.argsort(approx, axis=1, kind="stable")[:, :k]
+        label = "exact"
+        diversity = lambda rows: _gram_diversity(cand_gram, rows)  # noqa: E731
+    else:
+        reducer = _Reducer.fit(c, r, pca_dim, pca_samples, seed)
+        cand_low, cand_res = reducer.transform(c)
+        ids = _shortlist_ids(c, r, k, mode, reducer, (cand_low, cand_res))
+        label = "exact" if mode == "exact" else f"pca-{reducer.dim}"
+        diversity = lambda rows: mean_pairwise_distance(c, rows)  # noqa: E731
+    ids, dists = _rerank(c, r, ids)
     nearest_real, nearest = ids[:, 0], dists[:, 0]
-    labels = _kmeans(cand_low, int(n_keep), seed, kmeans_iters)
-    kept, topped_up = _select(labels, nearest, int(n_keep))
-    yu = yu_selection(nearest, int(n_keep))
-    stats = _stats(candidate_features, nr, k, mode, reducer, nearest, labels, kept, yu,
-                   int(n_keep), topped_up)
+    labels = _kmeans(cand_low, n_keep, seed, kmeans_iters)
+    kept, topped_up = _select(labels, nearest, n_keep)
+    yu = yu_selection(nearest, n_keep)
+    stats = _stats(nc, nr, k, label, diversity, nearest, labels, kept, yu, n_keep, topped_up)
     return CleaningResult(kept, yu, nearest_real, nearest, labels, stats)
 
 
@@ -160,8 +202,8 @@ def yu_selection(nearest_distance: np.ndarray, n_keep: int) -> np.ndarray:
 
 # -- shortlist --------------------------------------------------------------------------------
 def shortlist(candidate_features: np.ndarray, real_features: np.ndarray, k: int = 10, *,
-              mode: str = "auto", seed: int = 0, pca_dim: int = 256,
-              pca_samples: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+              mode: str = "auto", seed: int = 0, pca_dim: int = 256, pca_samples: int = 2048,
+              threads: int | None = DEFAULT_THREADS) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` reals nearest each candidate, re-ranked by exact LPIPS.
 
     Returns ``ids`` int64 (Nc, k) and ``distances`` float64 (Nc, k), each row sorted by
@@ -169,53 +211,50 @@ def shortlist(candidate_features: np.ndarray, real_features: np.ndarray, k: int 
     and the PCA settings as in `clean` (the PCA is fitted only for mode "pca").
     """
     _check_features(candidate_features, real_features)
-    mode = _resolve_mode(mode, len(candidate_features), len(real_features),
-                         candidate_features.shape[1])
-    reducer = None
-    if mode == "pca":
-        reducer = _Reducer.fit(candidate_features, real_features, pca_dim, pca_samples, seed)
-    return _shortlist(candidate_features, real_features, min(k, len(real_features)), mode,
-                      reducer, None)
+    c, r = candidate_features, real_features
+    mode = _resolve_mode(mode, len(c), len(r), c.shape[1])
+    with thread_limit(threads):
+        reducer = _Reducer.fit(c, r, pca_dim, pca_samples, seed) if mode == "pca" else None
+        ids = _shortlist_ids(c, r, min(k, len(r)), mode, reducer, None)
+        return _rerank(c, r, ids)
 
 
-def _shortlist(c: np.ndarray, r: np.ndarray, k: int, mode: str, reducer: _Reducer | None,
-               candidate_reduced: tuple[np.ndarray, np.ndarray] | None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _shortlist_ids(c: np.ndarray, r: np.ndarray, k: int, mode: str, reducer: _Reducer | None,
+                   candidate_reduced: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """(Nc, k) int64 ids of the shortlisted reals, in no particular order."""
     if mode == "exact":
-        ids = _exact_knn(c, r, k)
-    else:
-        assert reducer is not None
-        low, res = candidate_reduced or reducer.transform(c)
-        rlow, rres = reducer.transform(r)
-        zc, zr = np.zeros((len(c), 1), np.float32), np.zeros((len(r), 1), np.float32)
-        query = np.hstack([low, zc, res[:, None].astype(np.float32)])
-        base = np.hstack([rlow, rres[:, None].astype(np.float32), zr])
-        ids = _faiss_knn(query, base, k)
+        return _exact_knn(c, r, k)
+    assert reducer is not None
+    low, res = candidate_reduced or reducer.transform(c)
+    rlow, rres = reducer.transform(r)
+    zc, zr = np.zeros((len(c), 1), np.float32), np.zeros((len(r), 1), np.float32)
+    query = np.hstack([low, zc, res[:, None].astype(np.float32)])
+    base = np.hstack([rlow, rres[:, None].astype(np.float32), zr])
+    return _faiss_knn(query, base, k)
+
+
+def _rerank(c: np.ndarray, r: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact distances to the shortlisted reals, each row sorted by (distance, real id)."""
+    ids = np.asarray(ids, np.int64)
     dists = exact_pair_distances(c, r, ids)
     order = np.lexsort((ids, dists), axis=1)
-    return (np.take_along_axis(ids, order, 1).astype(np.int64),
-            np.take_along_axis(dists, order, 1))
+    return np.take_along_axis(ids, order, 1), np.take_along_axis(dists, order, 1)
 
 
 def exact_pair_distances(a: np.ndarray, b: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """LPIPS between row ``i`` of ``a`` and rows ``pairs[i, j]`` of ``b``: float64, shaped
-    like ``pairs`` (Na, m). Computed from differences of the vectors, chunk by chunk."""
+    like ``pairs`` (Na, m). Each from the difference of the two vectors (float32, summed
+    pairwise by numpy: ~1e-7 relative), one pair at a time so the difference stays in cache;
+    rows are read in place (arrays or memmaps, float32 or float16)."""
     pairs = np.asarray(pairs, dtype=np.int64)
-    na, m = pairs.shape
-    dim = a.shape[1]
-    out = np.empty((na, m), np.float64)
-    rows = max(1, CHUNK_BYTES // (4 * dim * max(m, 1)))
-    buf = np.empty((m, dim), np.float32)
-    for s in range(0, na, rows):
-        block = np.asarray(a[s:s + rows], dtype=np.float32)
-        p = pairs[s:s + rows]
-        uniq, inv = np.unique(p, return_inverse=True)
-        other = np.asarray(b[uniq], dtype=np.float32)
-        inv = inv.reshape(p.shape)
-        for i in range(len(block)):  # one candidate's m differences stay in cache
-            np.subtract(other[inv[i]], block[i], out=buf)
+    out = np.empty(pairs.shape, np.float64)
+    buf = np.empty(a.shape[1], np.float32)
+    for i in range(len(pairs)):
+        row = a[i]
+        for j, p in enumerate(pairs[i]):
+            np.subtract(b[p], row, out=buf, dtype=np.float32)
             np.square(buf, out=buf)
-            out[s + i] = buf.sum(axis=1)  # numpy's pairwise summation: ~1e-7 relative
+            out[i, j] = buf.sum()
     return out
 
 
@@ -235,6 +274,38 @@ def mean_pairwise_distance(features: np.ndarray, rows: np.ndarray | None = None)
         total += block.sum(axis=0)
         sq += float(np.einsum("ij,ij->", block, block))
     return float((n * sq - total @ total) / (n * (n - 1) / 2))
+
+
+@contextmanager
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """Limit the BLAS and OpenMP thread pools of every loaded library (numpy's and scipy's
+    OpenBLAS, faiss's OpenMP and OpenBLAS, torch's OpenMP) to ``threads`` inside the block;
+    restored on exit. None: no change."""
+    if threads is None:
+        yield
+        return
+    if threads < 1:
+        raise UsageError(f"threads must be >= 1 or None, got {threads}")
+    import faiss  # noqa: F401  load every pool before limiting them
+    import scipy.linalg  # noqa: F401
+    import sklearn.cluster  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def passive_omp_wait() -> bool:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it, so idle OpenMP threads of
+    torch and faiss sleep instead of spinning against each other and other processes. OpenMP
+    reads it when the library loads: call it before torch or faiss is first imported (at the
+    start of a build). Returns whether it can still take effect. Measured on the shared 2-core
+    machine (benchmarks/bench_clean.py): LPIPS features 3.3x faster with torch at 2 threads."""
+    import os
+    import sys
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return "torch" not in sys.modules and "faiss" not in sys.modules
 
 
 # -- internals --------------------------------------------------------------------------------
@@ -301,6 +372,7 @@ class _Reducer:
 
     mean: np.ndarray  # (D,) float32
     components: np.ndarray  # (D, dim) float32, orthonormal columns
+    candidate_sample: np.ndarray  # rows of the candidates the PCA was fitted on (int64)
 
     @property
     def dim(self) -> int:
@@ -327,9 +399,9 @@ class _Reducer:
         keep = vals > max(vals[0], 0.0) * 1e-6 if vals[0] > 0 else np.zeros(len(vals), bool)
         n_keep = int(min(dim, keep.sum()))
         if n_keep == 0:  # every sampled vector is the same: one (zero) coordinate
-            return cls(mean, np.zeros((x.shape[1], 1), np.float32))
+            return cls(mean, np.zeros((x.shape[1], 1), np.float32), pick_c)
         comps = x.T @ (vecs[:, :n_keep] / np.sqrt(vals[:n_keep])).astype(np.float32)
-        return cls(mean, np.ascontiguousarray(comps, np.float32))
+        return cls(mean, np.ascontiguousarray(comps, np.float32), pick_c)
 
     def transform(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, dim) float32 projections and (N,) float64 residual norms."""
@@ -344,6 +416,41 @@ class _Reducer:
             res[s:s + len(block)] = np.sqrt(np.maximum(
                 total - np.square(p, dtype=np.float64).sum(axis=1), 0.0))
         return low, res
+
+
+def _joint_gram(c: np.ndarray, r: np.ndarray, dim: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a set small enough to fit the PCA sample whole: centre all Nc + Nr vectors, take
+    their Gram matrix G (float32 products, float64 after), and return the candidates' PCA
+    coordinates (kernel PCA: eigenvectors x sqrt(eigenvalues), the numbers `_Reducer` gives
+    when its sample is the whole set), the candidate-real squared distances
+    ``G_ii + G_jj - 2 G_ij`` (float32 rounding, ~1e-5 relative: used to shortlist, then
+    re-ranked exactly), and the candidates' block of G."""
+    from scipy.linalg import eigh
+
+    nc = len(c)
+    z = np.concatenate([np.asarray(c, np.float32), np.asarray(r, np.float32)])
+    z -= z.mean(axis=0, dtype=np.float64).astype(np.float32)
+    gram = (z @ z.T).astype(np.float64)
+    del z
+    top = min(dim, len(gram))
+    vals, vecs = eigh(gram, subset_by_index=[len(gram) - top, len(gram) - 1])
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    m = int((vals > max(vals[0], 0.0) * 1e-6).sum()) if vals[0] > 0 else 0
+    low = (vecs[:nc, :m] * np.sqrt(vals[:m])) if m else np.zeros((nc, 1))
+    sq = np.diag(gram)
+    approx = sq[:nc, None] + sq[None, nc:] - 2.0 * gram[:nc, nc:]
+    return np.ascontiguousarray(low, np.float32), approx, gram[:nc, :nc]
+
+
+def _gram_diversity(gram: np.ndarray, rows: np.ndarray | None) -> float:
+    """Mean pairwise squared distance of ``rows`` from their (centred) Gram matrix."""
+    idx = np.arange(len(gram)) if rows is None else np.asarray(rows, np.int64)
+    n = len(idx)
+    if n < 2:
+        return math.nan
+    sub = gram[np.ix_(idx, idx)]
+    return float((n * np.trace(sub) - sub.sum()) / (n * (n - 1) / 2))
 
 
 def _kmeans(x: np.ndarray, n_clusters: int, seed: int, iters: int) -> np.ndarray:
@@ -387,23 +494,22 @@ def _select(labels: np.ndarray, nearest: np.ndarray, n_keep: int) -> tuple[np.nd
     return np.sort(chosen).astype(np.int64), int(topped)
 
 
-def _stats(cand: np.ndarray, nr: int, k: int, mode: str, reducer: _Reducer,
-           nearest: np.ndarray, labels: np.ndarray, kept: np.ndarray, yu: np.ndarray,
-           n_keep: int, topped_up: int) -> CleaningStats:
-    n_clusters = int(min(n_keep, len(cand)))
+def _stats(nc: int, nr: int, k: int, label: str, diversity, nearest: np.ndarray,
+           labels: np.ndarray, kept: np.ndarray, yu: np.ndarray, n_keep: int,
+           topped_up: int) -> CleaningStats:
+    n_clusters = int(min(n_keep, nc))
     sizes = np.bincount(labels, minlength=n_clusters)
     return CleaningStats(
-        n_candidates=len(cand), n_reals=nr, n_kept=len(kept), k=k,
-        shortlist="exact" if mode == "exact" else f"pca-{reducer.dim}",
+        n_candidates=nc, n_reals=nr, n_kept=len(kept), k=k, shortlist=label,
         nearest_real_all=float(nearest.mean()),
         nearest_real_ours=float(nearest[kept].mean()),
         nearest_real_yu=float(nearest[yu].mean()),
-        diversity_all=mean_pairwise_distance(cand),
-        diversity_ours=mean_pairwise_distance(cand, kept),
-        diversity_yu=mean_pairwise_distance(cand, yu),
+        diversity_all=diversity(None),
+        diversity_ours=diversity(kept),
+        diversity_yu=diversity(yu),
         clusters=n_clusters, empty_clusters=int((sizes == 0).sum()),
         cluster_size_min=int(sizes.min()), cluster_size_median=float(np.median(sizes)),
-        cluster_size_max=int(sizes.max()),
+        cluster_size_max=int(sizes.max()), singleton_clusters=int((sizes == 1).sum()),
         clusters_covered_ours=int(len(np.unique(labels[kept]))),
         clusters_covered_yu=int(len(np.unique(labels[yu]))),
         topped_up=topped_up, overlap_ours_yu=int(len(np.intersect1d(kept, yu))),
@@ -422,15 +528,16 @@ def log_summary(cell: str, s: CleaningStats) -> str:
             f"{_f(s.nearest_real_ours)} (Yu {_f(s.nearest_real_yu)}); diversity all "
             f"{_f(s.diversity_all)}, ours {_f(s.diversity_ours)}, Yu {_f(s.diversity_yu)}; "
             f"clusters covered ours {s.clusters_covered_ours}/{s.clusters}, Yu "
-            f"{s.clusters_covered_yu}/{s.clusters}")
+            f"{s.clusters_covered_yu}/{s.clusters}; {s.singleton_clusters} clusters of one")
 
 
 def cleaning_table(stats_by_cell: dict[str, CleaningStats]) -> str:
     """A markdown table (one row per cell, sorted by name) for the dataset card."""
     head = ("| cell | candidates | kept | reals | nearest-real LPIPS: all | ours | Yu et al. "
             "| diversity (mean pairwise LPIPS): all | ours | Yu et al. "
-            "| clusters covered: ours | Yu et al. | cluster size min / median / max |")
-    lines = [head, "|" + "---|" * 13]
+            "| clusters covered: ours | Yu et al. | cluster size min / median / max "
+            "| clusters of one |")
+    lines = [head, "|" + "---|" * 14]
     for cell in sorted(stats_by_cell):
         s = stats_by_cell[cell]
         lines.append(
@@ -438,5 +545,5 @@ def cleaning_table(stats_by_cell: dict[str, CleaningStats]) -> str:
             f"| {_f(s.nearest_real_ours)} | {_f(s.nearest_real_yu)} | {_f(s.diversity_all)} "
             f"| {_f(s.diversity_ours)} | {_f(s.diversity_yu)} | {s.clusters_covered_ours}/{s.clusters} "
             f"| {s.clusters_covered_yu}/{s.clusters} | {s.cluster_size_min} / "
-            f"{s.cluster_size_median:g} / {s.cluster_size_max} |")
+            f"{s.cluster_size_median:g} / {s.cluster_size_max} | {s.singleton_clusters} |")
     return "\n".join(lines) + "\n"

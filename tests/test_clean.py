@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -226,6 +227,7 @@ def test_stats_round_trip_table_and_log_line():
     table = cleaning_table({"stylegan2-cat": s, "progan-bedroom": s})
     lines = table.strip().splitlines()
     assert len(lines) == 4 and lines[2].startswith("| progan-bedroom | 60 | 20 | 20 |")
+    assert lines[2].endswith(f"| {s.singleton_clusters} |") and lines[0].count("|") == lines[1].count("|")
     assert f"{s.diversity_yu:.4f}" in lines[3]
     line = log_summary("progan-bedroom", s)
     assert "\n" not in line and "kept 20/60" in line and f"{s.nearest_real_ours:.4f}" in line
@@ -249,3 +251,36 @@ def test_images_end_to_end_with_the_untrained_backbone(monkeypatch, tmp_path):
     assert (res.nearest_distance[:4] == 0).all() and res.nearest_real[:4].tolist() == [0, 1, 2, 3]
     assert res.nearest_distance[4:].min() > 0
     assert res.stats.nearest_real_yu == 0.0
+
+
+def test_thread_limit_applies_inside_and_restores_after():
+    import faiss
+    from threadpoolctl import threadpool_info
+
+    from attribution88.builders.clean import thread_limit
+
+    before = faiss.omp_get_max_threads()
+    with thread_limit(1):
+        assert faiss.omp_get_max_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert faiss.omp_get_max_threads() == before
+    with pytest.raises(UsageError, match="threads"):
+        with thread_limit(0):
+            pass
+
+
+def test_passive_omp_wait_respects_the_user_and_says_if_too_late(monkeypatch):
+    from attribution88.builders.clean import passive_omp_wait
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    passive_omp_wait()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    import faiss  # noqa: F401  already loaded: too late for this process
+
+    assert passive_omp_wait() is False and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", "from attribution88.builders.clean import "
+                          "passive_omp_wait as p; import os; print(p(), os.environ['OMP_WAIT_POLICY'])"],
+                         capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out == ["True", "PASSIVE"]
