@@ -32,6 +32,7 @@ import warnings
 import numpy as np
 
 from attribution88.builders import clean as cl
+from attribution88.builders import shortlist as sl
 from attribution88.builders.lpips_features import LpipsFeatures
 from attribution88.ids import derive_seed
 from attribution88.spec import SPEC
@@ -73,10 +74,11 @@ def crops(rng: np.random.Generator, n: int, srcs: list[np.ndarray]) -> np.ndarra
     return out
 
 
-def with_artifacts(rng: np.random.Generator, imgs: np.ndarray) -> np.ndarray:
+def with_artifacts(rng: np.random.Generator, imgs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Noise of random strength; half with a checkerboard (upsampling artifact); a fifth
-    'broken' with coloured blotches."""
+    'broken' with coloured blotches. Returns the images and the broken mask."""
     out = imgs.astype(np.float32)
+    broken = np.zeros(len(imgs), bool)
     yy, xx = np.mgrid[:SIZE, :SIZE]
     checker = (((yy + xx) % 2) * 2 - 1)[..., None]
     for k in range(len(out)):
@@ -85,18 +87,21 @@ def with_artifacts(rng: np.random.Generator, imgs: np.ndarray) -> np.ndarray:
         if rng.random() < 0.5:
             out[k] += checker * 25 * sev
         if rng.random() < 0.2:
+            broken[k] = True
             for _ in range(3):
                 cy, cx = rng.integers(0, SIZE, 2)
                 mask = (yy - cy) ** 2 + (xx - cx) ** 2 < int(rng.integers(8, 40)) ** 2
                 out[k][mask] = rng.integers(0, 256, 3)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return np.clip(out, 0, 255).astype(np.uint8), broken
 
 
-def make_data(n_cand: int, n_real: int) -> tuple[np.ndarray, np.ndarray]:
+def make_data(n_cand: int, n_real: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates uint8 (n_cand, 128, 128, 3), reals (n_real, ...), broken mask (n_cand,)."""
     rng = np.random.default_rng(derive_seed("bench-clean-data", n_cand, n_real))
     srcs = photos()
     reals = crops(rng, n_real, srcs)
-    return with_artifacts(rng, crops(rng, n_cand, srcs)), reals
+    cand, broken = with_artifacts(rng, crops(rng, n_cand, srcs))
+    return cand, reals, broken
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -154,6 +159,9 @@ def naive_pairs(model, cand: np.ndarray, reals: np.ndarray, rows: np.ndarray, ba
 def recall_report(name: str, ids: np.ndarray, dists: np.ndarray, truth: np.ndarray,
                   truth_d: np.ndarray, subset: np.ndarray | None = None) -> dict:
     sel = np.arange(len(ids)) if subset is None else subset
+    if len(sel) == 0:
+        print(f"  {name:42s} (none: every candidate is in the PCA sample)")
+        return {"n": 0}
     hit = (ids[sel] == truth[sel, None]).any(1)
     top1 = ids[sel, 0] == truth[sel]
     excess = dists[sel, 0] / np.maximum(truth_d[sel], 1e-12) - 1
@@ -185,7 +193,7 @@ def thread_worker(name: str, cells: int) -> None:
     if torch_t:
         torch.set_num_threads(torch_t)
     feats = LpipsFeatures.create(allow_untrained=True)
-    cand, reals = make_data(160, 60)
+    cand, reals, _ = make_data(160, 60)
     feats.features(reals[:8])  # warm-up
     t_feat = t_clean = 0.0
     for cell in range(cells):
@@ -258,7 +266,7 @@ def memory_report(feats: LpipsFeatures) -> dict:
     full = SPEC.preset("full")
     n = int(round(full.cell_size(SPEC.semantics[0]) * full.oversample))
     per32 = 4 * d
-    chunk_rows = cl.CHUNK_BYTES // (4 * d)
+    chunk_rows = sl.CHUNK_BYTES // (4 * d)
     print(f"\nMemory at full scale (alexnet at {SIZE} px: D = {d:,} values a vector, "
           f"{per32 / 1e3:.0f} KB in float32):")
     print(f"  {n:,} candidates: {n * per32 / 1e9:.1f} GB float32, {n * per32 / 2e9:.1f} GB float16 "
@@ -266,10 +274,10 @@ def memory_report(feats: LpipsFeatures) -> dict:
     reduced = 2 * n * (256 + 2) * 4
     pca = d * 256 * 4 + 2048 * d * 4
     print(f"  clean() itself: PCA sample + components {pca / 1e9:.2f} GB, reduced vectors "
-          f"{reduced / 1e6:.0f} MB, chunks of {chunk_rows} rows ({cl.CHUNK_BYTES >> 20} MB) per operand; "
+          f"{reduced / 1e6:.0f} MB, chunks of {chunk_rows} rows ({sl.CHUNK_BYTES >> 20} MB) per operand; "
           f"the memmaps are read in order (projection) and by shortlisted rows (re-rank)")
     return {"dim": d, "candidates_full": n, "gb_float32": n * per32 / 1e9,
-            "clean_working_set_gb": (pca + reduced + 3 * cl.CHUNK_BYTES) / 1e9}
+            "clean_working_set_gb": (pca + reduced + 3 * sl.CHUNK_BYTES) / 1e9}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench_clean: {args.candidates:,} candidates x {args.reals:,} reals, {SIZE} px, k = {args.k}; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), faiss {faiss.__version__}")
-    cand, reals = make_data(args.candidates, args.reals)
+    cand, reals, broken = make_data(args.candidates, args.reals)
     feats = LpipsFeatures.create("alex", allow_untrained=True)
     print(f"LPIPS: {feats.description}")
     if not feats.is_pretrained:
@@ -319,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(cand) + len(reals):,} images once) + clean {t_clean:.1f} s "
           f"(shortlist {res.stats.shortlist}) = {ours:.1f} s")
     print(f"  {cl.log_summary('bench', res.stats)}")
+    res_rej = cl.clean(fc, fr, n_keep, seed=derive_seed("bench-clean"), k=args.k, reject_fraction=1 / 3)
+    print(f"  with reject_fraction=1/3: {cl.log_summary('bench', res_rej.stats)}")
+    share = {name: float(broken[rows].mean()) for name, rows in
+             (("all", slice(None)), ("ours", res.kept), ("ours_reject_1/3", res_rej.kept), ("yu", res.yu))}
+    print("  share of 'broken' candidates (blotches) kept: " +
+          ", ".join(f"{name} {100 * v:.1f}%" for name, v in share.items()))
 
     # (b) naive all-pairs, sampled and extrapolated
     model = naive_lpips(feats)
@@ -343,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     ids_auto, d_auto = cl.shortlist(fc, fr, args.k, mode="auto")
     rep_auto = recall_report(f"ours as run (auto -> {res.stats.shortlist})", ids_auto, d_auto, truth, truth_d)
     assert (ids_auto[:, 0] == res.nearest_real).all()
-    reducer, t_fit = timed(cl._Reducer.fit, fc, fr, 256, 2048, derive_seed("bench-clean"))
-    (ids_pca, d_pca), t_pca = timed(lambda: cl._rerank(fc, fr, cl._shortlist_ids(fc, fr, args.k, "pca", reducer, None)))
+    reducer, t_fit = timed(sl.Reducer.fit, fc, fr, 256, 2048, derive_seed("bench-clean"))
+    (ids_pca, d_pca), t_pca = timed(lambda: sl.rerank(fc, fr, sl.shortlist_ids(fc, fr, args.k, "pca", reducer, None)))
     rep_pca = recall_report("pca-256 + residual norms (full-scale mode)", ids_pca, d_pca, truth, truth_d)
     outside = np.setdiff1d(np.arange(len(fc)), reducer.candidate_sample)
     rep_pca_oos = recall_report("  ... candidates outside the PCA sample", ids_pca, d_pca, truth, truth_d, outside)
@@ -368,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         naive_ms_per_pair=1000 * per_pair, naive_pairs_measured=n_pairs_done,
         naive_extrapolated_s=naive_total, speedup=ratio, recall_auto=rep_auto, recall_pca=rep_pca,
         recall_pca_outside_sample=rep_pca_oos, clean_pca_s=t_clean_pca,
-        spot_check_max_abs=float(gap.max()), stats=res.stats.to_dict(), stats_pca=res_pca.stats.to_dict())
+        spot_check_max_abs=float(gap.max()), stats=res.stats.to_dict(), stats_pca=res_pca.stats.to_dict(),
+        stats_reject_third=res_rej.stats.to_dict(), broken_share=share)
     report["mini"] = mini_cleaning(fc, fr, per_image)
     report["memory"] = memory_report(feats)
     print(f"  peak RSS of this benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB")

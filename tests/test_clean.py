@@ -68,14 +68,14 @@ def test_pca_shortlist_recall_needs_the_residual_norms():
     # PCA fitted on 150 of 1,200 vectors, 32 dims: lossy. Vectors carry noise of unequal
     # levels, which the PCA leaves in the residual: ranking by PCA distance alone misses the
     # true nearest real often; with the residual norms it (almost) never does.
-    from attribution88.builders.clean import _faiss_knn, _Reducer
+    from attribution88.builders.shortlist import Reducer, faiss_knn
 
     c, r = _structured(600, 600, 2000, 3, rank=20, noise=(2.0, 8.0))
     nearest = _brute(c, r).argmin(1)[:, None]
     ids, _ = shortlist(c, r, 10, mode="pca", pca_samples=150, pca_dim=32, seed=5)
     assert (ids == nearest).any(1).mean() >= 0.98
-    reducer = _Reducer.fit(c, r, 32, 150, 5)
-    plain = _faiss_knn(reducer.transform(c)[0], reducer.transform(r)[0], 10)
+    reducer = Reducer.fit(c, r, 32, 150, 5)
+    plain = faiss_knn(reducer.transform(c)[0], reducer.transform(r)[0], 10)
     assert (plain == nearest).any(1).mean() < 0.95
 
 
@@ -257,7 +257,7 @@ def test_thread_limit_applies_inside_and_restores_after():
     import faiss
     from threadpoolctl import threadpool_info
 
-    from attribution88.builders.clean import thread_limit
+    from attribution88.builders.threads import thread_limit
 
     before = faiss.omp_get_max_threads()
     with thread_limit(1):
@@ -270,7 +270,7 @@ def test_thread_limit_applies_inside_and_restores_after():
 
 
 def test_passive_omp_wait_respects_the_user_and_says_if_too_late(monkeypatch):
-    from attribution88.builders.clean import passive_omp_wait
+    from attribution88.builders.threads import passive_omp_wait
 
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     passive_omp_wait()
@@ -279,8 +279,32 @@ def test_passive_omp_wait_respects_the_user_and_says_if_too_late(monkeypatch):
     import faiss  # noqa: F401  already loaded: too late for this process
 
     assert passive_omp_wait() is False and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
-    out = subprocess.run([sys.executable, "-c", "from attribution88.builders.clean import "
+    out = subprocess.run([sys.executable, "-c", "from attribution88.builders.threads import "
                           "passive_omp_wait as p; import os; print(p(), os.environ['OMP_WAIT_POLICY'])"],
                          capture_output=True, text=True, check=True,
                          env={"PATH": "/usr/bin:/bin"}).stdout.split()
     assert out == ["True", "PASSIVE"]
+
+
+def test_reject_fraction_drops_the_farthest_before_clustering():
+    # Two well-separated groups; in group B every candidate is far from the only real. With
+    # no rejection each group gets clusters (B's members are kept); rejecting the farthest
+    # third removes B before clustering.
+    rng = np.random.default_rng(8)
+    dim = 16
+    real = rng.standard_normal(dim)
+    near = real + rng.standard_normal((20, dim)) * 0.3
+    far = real + 50 + rng.standard_normal((10, dim)) * 0.3
+    cand = np.concatenate([near, far]).astype(np.float32)
+    plain = clean(cand, real[None].astype(np.float32), 10, seed=1)
+    assert (plain.kept >= 20).any() and plain.stats.rejected == 0
+    res = clean(cand, real[None].astype(np.float32), 10, seed=1, reject_fraction=1 / 3)
+    assert (res.kept < 20).all() and len(res.kept) == 10
+    assert res.stats.rejected == 10 and (res.cluster[20:] == -1).all()
+    assert res.stats.clusters == 10 and res.stats.clusters_covered_ours == 10
+    assert res.stats.nearest_real_ours < plain.stats.nearest_real_ours
+    assert "10 rejected" in log_summary("x", res.stats)
+    with pytest.raises(UsageError, match="after rejecting"):
+        clean(cand, real[None].astype(np.float32), 25, seed=1, reject_fraction=0.5)
+    with pytest.raises(UsageError, match="reject_fraction"):
+        clean(cand, real[None].astype(np.float32), 5, seed=1, reject_fraction=1.0)
