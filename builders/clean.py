@@ -30,6 +30,7 @@ Everything is a pure function of the inputs and ``seed``: same kept indices in a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -261,8 +262,11 @@ def log_summary(cell: str, s: CleaningStats) -> str:
             + (f"; {s.rejected} rejected before clustering" if s.rejected else ""))
 
 
-def cleaning_table(stats_by_cell: dict[str, CleaningStats]) -> str:
-    """A markdown table (one row per cell, sorted by name) for the dataset card."""
+def cleaning_table(stats_by_cell: Mapping[str, CleaningStats | dict[str, Any]]) -> str:
+    """A markdown table (one row per cell, sorted by name) for the dataset card. Values are
+    `CleaningStats` or their `CleaningStats.to_dict` form (as stored in build notes)."""
+    stats_by_cell = {cell: s if isinstance(s, CleaningStats) else CleaningStats.from_dict(s)
+                     for cell, s in stats_by_cell.items()}
     head = ("| cell | candidates | kept | reals | nearest-real LPIPS: all | ours | Yu et al. "
             "| diversity (mean pairwise LPIPS): all | ours | Yu et al. "
             "| clusters covered: ours | Yu et al. | cluster size min / median / max "

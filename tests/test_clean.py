@@ -224,7 +224,7 @@ def test_stats_round_trip_table_and_log_line():
     assert CleaningStats.from_dict(json.loads(json.dumps(s.to_dict()))) == s
     with pytest.raises(UsageError, match="version"):
         CleaningStats.from_dict({**s.to_dict(), "version": 99})
-    table = cleaning_table({"stylegan2-cat": s, "progan-bedroom": s})
+    table = cleaning_table({"stylegan2-cat": s, "progan-bedroom": s.to_dict()})
     lines = table.strip().splitlines()
     assert len(lines) == 4 and lines[2].startswith("| progan-bedroom | 60 | 20 | 20 |")
     assert lines[2].endswith(f"| {s.singleton_clusters} |") and lines[0].count("|") == lines[1].count("|")
