@@ -120,7 +120,7 @@ class LpipsFeatures:
         if path is None and not allow_untrained:
             raise OfflineError(
                 f"LPIPS needs the ImageNet weights of its {net} backbone and this tool never "
-                f"downloads them: set {ENV_LPIPS_BACKBONE}=PATH (or pass weights=PATH) to a "
+                f"downloads them: set {ENV_LPIPS_BACKBONE}=PATH (or --lpips-backbone PATH) to a "
                 f"copy of torchvision's {spec.weights_file} (.pth or .safetensors); only the "
                 f"mini preset may run with an untrained backbone")
         trunk = _build_trunk(spec)
