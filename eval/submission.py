@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..constants import MAX_SUBMISSION_BYTES_ENV
 from ..errors import SubmissionError, UsageError
 from ..spec import SPEC, Spec
 from .arrow import to_numpy
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 #: Default size limit of a submission (decompressed), bytes.
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 #: Environment variable overriding `DEFAULT_MAX_BYTES` (bytes, or with a K/M/G suffix).
-MAX_BYTES_ENV = "ATTRIBUTION88_MAX_SUBMISSION_BYTES"
+MAX_BYTES_ENV = MAX_SUBMISSION_BYTES_ENV
 #: Rows whose probabilities sum to 1 within this tolerance count as probabilities.
 PROB_SUM_TOLERANCE = 1e-3
 #: Name of the optional detection-score column.

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from ..builders.build import default_real_sources, run_build
+    from ..constants import CHECKPOINTS_ENV, LPIPS_BACKBONE_ENV
     from ..builders.pipeline import BuildConfig, select_cells, shard_slice
     from ..errors import UsageError
     from ..spec import SPEC
@@ -67,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     mini = preset == "mini"
     config = BuildConfig(
         preset=preset, out=args.out, real_sources=default_real_sources(preset, args.reals),
-        checkpoints=args.checkpoints or os.environ.get("ATTRIBUTION88_CHECKPOINTS"),
+        checkpoints=args.checkpoints or os.environ.get(CHECKPOINTS_ENV),
         entry_points=entry_points, stand_ins=mini or args.stand_ins,
-        lpips_backbone=args.lpips_backbone or os.environ.get("ATTRIBUTION88_LPIPS_BACKBONE"),
+        lpips_backbone=args.lpips_backbone or os.environ.get(LPIPS_BACKBONE_ENV),
         allow_untrained_lpips=mini, shortlist_k=args.shortlist_k, device=args.device,
         batch_size=args.batch_size)
     selection = select_cells(args.arch, args.semantic)

@@ -1,0 +1,401 @@
+"""Benchmark of data cleaning: LPIPS features computed once + faiss shortlist + exact re-rank
+(ours) against naive all-pairs LPIPS (one ``lpips.LPIPS`` forward per candidate-real pair).
+
+    python benchmarks/bench_clean.py                  # 2,000 candidates x 2,000 reals, 128 px
+    python benchmarks/bench_clean.py --threads-only   # only the thread-oversubscription study
+
+Images are made here: random crops (96-320 px, resized to 128) of scikit-image's bundled
+photographs; candidates are fresh crops with generator-like artifacts (noise, checkerboard,
+blotches), so a candidate's nearest real is a real of overlapping content, not a copy.
+
+Printed: (a) our time end to end (features of every image once, shortlist, exact re-rank,
+k-means, selection, statistics); (b) the naive method's time per pair, measured on every real
+for a few candidates and EXTRAPOLATED linearly to all pairs (running 4M forwards here would
+take hours); the speed ratio; the shortlist's recall of the true nearest real at k (the truth
+from exact all-pairs feature distances, and spot-checked against the naive forwards); the same
+for the PCA shortlist used at full scale; the mini preset's cleaning time over its 77 fake
+cells; memory at full scale; and timings of torch + faiss + BLAS thread settings in one process.
+Without local backbone weights (offline) the LPIPS backbone is untrained: said in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from attribution88.builders import clean as cl
+from attribution88.builders import shortlist as sl
+from attribution88.builders.lpips_features import LpipsFeatures
+from attribution88.ids import derive_seed
+from attribution88.spec import SPEC
+
+SIZE = 128
+_PHOTOS = ["astronaut", "chelsea", "coffee", "hubble_deep_field", "immunohistochemistry", "retina",
+           "rocket", "colorwheel", "cat", "brick", "camera", "grass", "gravel", "moon", "coins",
+           "horse", "clock", "page", "text"]
+
+
+# -- data ---------------------------------------------------------------------------------------
+def photos() -> list[np.ndarray]:
+    """scikit-image's bundled photographs as RGB uint8 (grey ones tinted)."""
+    import skimage.data
+
+    out = []
+    for i, name in enumerate(_PHOTOS):
+        im = np.asarray(getattr(skimage.data, name)())
+        if im.dtype == bool:
+            im = im.astype(np.uint8) * 255
+        if im.ndim == 2:
+            tint = np.array([[1.0, 0.9, 0.8], [0.8, 0.9, 1.0], [0.9, 1.0, 0.85]])[i % 3]
+            im = np.clip(im[..., None] * tint, 0, 255).astype(np.uint8)
+        out.append(np.ascontiguousarray(im[..., :3]))
+    return out
+
+
+def crops(rng: np.random.Generator, n: int, srcs: list[np.ndarray]) -> np.ndarray:
+    from PIL import Image
+
+    out = np.empty((n, SIZE, SIZE, 3), np.uint8)
+    for k in range(n):
+        im = srcs[int(rng.integers(len(srcs)))]
+        h, w = im.shape[:2]
+        s = int(rng.integers(96, min(h, w, 320) + 1))
+        y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+        a = np.asarray(Image.fromarray(im[y:y + s, x:x + s]).resize((SIZE, SIZE), Image.BILINEAR))
+        out[k] = a[:, ::-1] if rng.random() < 0.5 else a
+    return out
+
+
+def with_artifacts(rng: np.random.Generator, imgs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Noise of random strength; half with a checkerboard (upsampling artifact); a fifth
+    'broken' with coloured blotches. Returns the images and the broken mask."""
+    out = imgs.astype(np.float32)
+    broken = np.zeros(len(imgs), bool)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    checker = (((yy + xx) % 2) * 2 - 1)[..., None]
+    for k in range(len(out)):
+        sev = rng.random()
+        out[k] += rng.normal(0, 20 * sev, (SIZE, SIZE, 3))
+        if rng.random() < 0.5:
+            out[k] += checker * 25 * sev
+        if rng.random() < 0.2:
+            broken[k] = True
+            for _ in range(3):
+                cy, cx = rng.integers(0, SIZE, 2)
+                mask = (yy - cy) ** 2 + (xx - cx) ** 2 < int(rng.integers(8, 40)) ** 2
+                out[k][mask] = rng.integers(0, 256, 3)
+    return np.clip(out, 0, 255).astype(np.uint8), broken
+
+
+def make_data(n_cand: int, n_real: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates uint8 (n_cand, 128, 128, 3), reals (n_real, ...), broken mask (n_cand,)."""
+    rng = np.random.default_rng(derive_seed("bench-clean-data", n_cand, n_real))
+    srcs = photos()
+    reals = crops(rng, n_real, srcs)
+    cand, broken = with_artifacts(rng, crops(rng, n_cand, srcs))
+    return cand, reals, broken
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def timed(fn, *args, **kw):
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t
+
+
+def true_nearest(fc: np.ndarray, fr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest real of every candidate: float32 all-pairs Gram distances, top 5 per row
+    re-ranked with exact differences (so float32 cancellation cannot pick the wrong one)."""
+    nr = np.einsum("ij,ij->i", fr, fr, dtype=np.float64)
+    top = np.empty((len(fc), 5), np.int64)
+    for s in range(0, len(fc), 256):
+        c = fc[s:s + 256]
+        d = nr[None, :] - 2.0 * (c @ fr.T)
+        top[s:s + 256] = np.argpartition(d, 5, axis=1)[:, :5]
+    dist = cl.exact_pair_distances(fc, fr, top)
+    best = np.lexsort((top, dist), axis=1)[:, 0]
+    rows = np.arange(len(fc))
+    return top[rows, best], dist[rows, best]
+
+
+def naive_lpips(feats: LpipsFeatures):
+    """The lpips package's LPIPS with the same backbone weights as ``feats``."""
+    import lpips
+    import torch
+
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = lpips.LPIPS(net=feats.net, pretrained=True, pnet_rand=True, verbose=False)
+    state = feats.backbone_state_dict()
+    theirs = model.net.state_dict()
+    model.net.load_state_dict({k: state["features." + k.split(".", 1)[1]] for k in theirs})
+    return model.eval()
+
+
+def naive_pairs(model, cand: np.ndarray, reals: np.ndarray, rows: np.ndarray, batch: int) -> np.ndarray:
+    """LPIPS of candidates ``rows`` against every real, one full forward per pair, ``batch``
+    pairs per call (as a naive all-pairs loop would batch them). (len(rows), Nr) float64."""
+    import torch
+
+    to_t = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float() / 127.5 - 1  # noqa: E731
+    out = np.empty((len(rows), len(reals)))
+    with torch.inference_mode():
+        for i, c in enumerate(rows):
+            for s in range(0, len(reals), batch):
+                r = reals[s:s + batch]
+                a = to_t(np.repeat(cand[c:c + 1], len(r), axis=0))
+                out[i, s:s + len(r)] = model(a, to_t(r)).flatten().double().numpy()
+    return out
+
+
+def recall_report(name: str, ids: np.ndarray, dists: np.ndarray, truth: np.ndarray,
+                  truth_d: np.ndarray, subset: np.ndarray | None = None) -> dict:
+    sel = np.arange(len(ids)) if subset is None else subset
+    if len(sel) == 0:
+        print(f"  {name:42s} (none: every candidate is in the PCA sample)")
+        return {"n": 0}
+    hit = (ids[sel] == truth[sel, None]).any(1)
+    top1 = ids[sel, 0] == truth[sel]
+    excess = dists[sel, 0] / np.maximum(truth_d[sel], 1e-12) - 1
+    rep = {"recall": float(hit.mean()), "top1": float(top1.mean()),
+           "mean_rel_excess": float(excess.mean()), "n": int(len(sel))}
+    print(f"  {name:42s} recall@{ids.shape[1]} {rep['recall']:.4f}   top-1 {rep['top1']:.4f}   "
+          f"mean excess of the nearest found {100 * rep['mean_rel_excess']:.3f}%  (n={rep['n']})")
+    return rep
+
+
+# -- thread study -------------------------------------------------------------------------------
+THREAD_CONFIGS = {  # name: (torch threads or None = default, clean(threads=...), OMP_WAIT_POLICY)
+    "torch default (2), clean threads=1 [defaults]": (None, 1, None),
+    "torch default (2), clean threads=None (all 2)": (None, None, None),
+    "torch default (2), clean threads=2": (None, 2, None),
+    "torch 1, clean threads=1": (1, 1, None),
+    "OMP_WAIT_POLICY=PASSIVE, clean threads=None": (None, None, "PASSIVE"),
+    "OMP_WAIT_POLICY=PASSIVE, clean threads=1": (None, 1, "PASSIVE"),
+}
+
+
+def thread_worker(name: str, cells: int) -> None:
+    """One process: ``cells`` times (features of 160 candidates + 60 reals, then `clean` on
+    its three paths: small-set Gram, general exact, general pca), as the build pipeline
+    interleaves them. Prints JSON timings."""
+    torch_t, clean_t, _ = THREAD_CONFIGS[name]
+    import torch
+
+    if torch_t:
+        torch.set_num_threads(torch_t)
+    feats = LpipsFeatures.create(allow_untrained=True)
+    cand, reals, _ = make_data(160, 60)
+    feats.features(reals[:8])  # warm-up
+    t_feat = t_clean = 0.0
+    for cell in range(cells):
+        t = time.perf_counter()
+        fc, fr = feats.features(cand), feats.features(reals)
+        t_feat += time.perf_counter() - t
+        t = time.perf_counter()
+        cl.clean(fc, fr, 53, seed=cell, threads=clean_t)
+        cl.clean(fc, fr, 53, seed=cell, threads=clean_t, shortlist_mode="exact", pca_samples=150)
+        cl.clean(fc, fr, 53, seed=cell, threads=clean_t, shortlist_mode="pca", pca_samples=150,
+                 pca_dim=64)
+        t_clean += time.perf_counter() - t
+    print(json.dumps({"features": t_feat, "clean": t_clean}))
+
+
+def thread_study(rounds: int, cells: int) -> dict:
+    print(f"\nThreads: torch + faiss + BLAS in one process ({os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} at start; each config a fresh process, {cells} cells of "
+          f"features + clean, {rounds} interleaved rounds, median)")
+    results: dict[str, list[dict]] = {n: [] for n in THREAD_CONFIGS}
+    for _ in range(rounds):
+        for name, (_, _, wait) in THREAD_CONFIGS.items():
+            env = dict(os.environ)
+            env.pop("OMP_WAIT_POLICY", None)
+            if wait:
+                env["OMP_WAIT_POLICY"] = wait
+            out = subprocess.run([sys.executable, __file__, "--thread-worker", name, "--cells", str(cells)],
+                                 env=env, capture_output=True, text=True, check=True).stdout
+            results[name].append(json.loads(out.strip().splitlines()[-1]))
+    summary = {}
+    for name, runs in results.items():
+        f = float(np.median([r["features"] for r in runs]))
+        c = float(np.median([r["clean"] for r in runs]))
+        summary[name] = {"features_s": f, "clean_s": c, "total_s": f + c}
+        print(f"  {name:48s} features {f:6.2f} s   clean {c:6.2f} s   total {f + c:6.2f} s")
+    print(f"  load average at end {os.getloadavg()[0]:.1f} (other work on the machine inflates all rows)")
+    return summary
+
+
+# -- main ---------------------------------------------------------------------------------------
+def mini_cleaning(fc: np.ndarray, fr: np.ndarray, per_image_s: float) -> dict:
+    """clean() over the mini preset's 77 fake cells, with candidate/real counts of the preset
+    drawn from the benchmark's features."""
+    preset = SPEC.preset("mini")
+    rng = np.random.default_rng(derive_seed("bench-clean-mini"))
+    n_images = 0
+    t_clean = 0.0
+    for sem in SPEC.semantics:
+        n = preset.cell_size(sem)
+        reals = fr[np.sort(rng.choice(len(fr), n, replace=False))]
+        n_images += n
+        for cell in SPEC.cells():
+            if cell.semantic != sem or not cell.source.is_fake:
+                continue
+            n_cand = int(round(n * preset.oversample))
+            cand = fc[np.sort(rng.choice(len(fc), n_cand, replace=False))]
+            n_images += n_cand
+            _, t = timed(cl.clean, cand, reals, n, seed=derive_seed("clean", cell.name))
+            t_clean += t
+    cells = sum(1 for c in SPEC.cells() if c.source.is_fake)
+    print(f"\nMini preset: clean() over its {cells} fake cells took {t_clean:.1f} s in all; their "
+          f"{n_images} images' features take ~{n_images * per_image_s:.0f} s at the rate measured "
+          f"above ({1000 * per_image_s:.1f} ms/image)")
+    return {"cells": cells, "clean_s": t_clean, "images": n_images,
+            "features_s_estimate": n_images * per_image_s}
+
+
+def memory_report(feats: LpipsFeatures) -> dict:
+    d = feats.dim(SIZE, SIZE)
+    full = SPEC.preset("full")
+    n = int(round(full.cell_size(SPEC.semantics[0]) * full.oversample))
+    per32 = 4 * d
+    chunk_rows = sl.CHUNK_BYTES // (4 * d)
+    print(f"\nMemory at full scale (alexnet at {SIZE} px: D = {d:,} values a vector, "
+          f"{per32 / 1e3:.0f} KB in float32):")
+    print(f"  {n:,} candidates: {n * per32 / 1e9:.1f} GB float32, {n * per32 / 2e9:.1f} GB float16 "
+          f"-> keep them in a np.memmap (LpipsFeatures.features(out=...)); same for up to {n:,} reals")
+    reduced = 2 * n * (256 + 2) * 4
+    pca = d * 256 * 4 + 2048 * d * 4
+    print(f"  clean() itself: PCA sample + components {pca / 1e9:.2f} GB, reduced vectors "
+          f"{reduced / 1e6:.0f} MB, chunks of {chunk_rows} rows ({sl.CHUNK_BYTES >> 20} MB) per operand; "
+          f"the memmaps are read in order (projection) and by shortlisted rows (re-rank)")
+    return {"dim": d, "candidates_full": n, "gb_float32": n * per32 / 1e9,
+            "clean_working_set_gb": (pca + reduced + 3 * sl.CHUNK_BYTES) / 1e9}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candidates", type=int, default=2000)
+    ap.add_argument("--reals", type=int, default=2000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--naive-rows", type=int, default=2,
+                    help="candidates whose LPIPS to every real is computed naively (timing sample)")
+    ap.add_argument("--naive-batch", type=int, default=50)
+    ap.add_argument("--thread-rounds", type=int, default=3)
+    ap.add_argument("--thread-cells", type=int, default=3)
+    ap.add_argument("--threads-only", action="store_true")
+    ap.add_argument("--skip-threads", action="store_true")
+    ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--thread-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--cells", type=int, default=3, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.thread_worker:
+        thread_worker(args.thread_worker, args.cells)
+        return 0
+    report: dict = {}
+    if args.threads_only:
+        report["threads"] = thread_study(args.thread_rounds, args.thread_cells)
+        return 0
+    import faiss
+    import torch
+
+    print(f"bench_clean: {args.candidates:,} candidates x {args.reals:,} reals, {SIZE} px, k = {args.k}; "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), faiss {faiss.__version__}")
+    cand, reals, broken = make_data(args.candidates, args.reals)
+    feats = LpipsFeatures.create("alex", allow_untrained=True)
+    print(f"LPIPS: {feats.description}")
+    if not feats.is_pretrained:
+        print("  (offline, no ImageNet weights: the UNTRAINED backbone is used by both methods; "
+              "timings do not depend on the weights)")
+
+    # (a) ours, end to end
+    fc, t_fc = timed(feats.features, cand)
+    fr, t_fr = timed(feats.features, reals)
+    n_keep = int(round(args.candidates / SPEC.preset("full").oversample))
+    res, t_clean = timed(cl.clean, fc, fr, n_keep, seed=derive_seed("bench-clean"), k=args.k)
+    ours = t_fc + t_fr + t_clean
+    per_image = (t_fc + t_fr) / (len(cand) + len(reals))
+    print(f"\n(a) ours: features {t_fc + t_fr:.1f} s ({1000 * per_image:.1f} ms/image, "
+          f"{len(cand) + len(reals):,} images once) + clean {t_clean:.1f} s "
+          f"(shortlist {res.stats.shortlist}) = {ours:.1f} s")
+    print(f"  {cl.log_summary('bench', res.stats)}")
+    res_rej = cl.clean(fc, fr, n_keep, seed=derive_seed("bench-clean"), k=args.k, reject_fraction=1 / 3)
+    print(f"  with reject_fraction=1/3: {cl.log_summary('bench', res_rej.stats)}")
+    share = {name: float(broken[rows].mean()) for name, rows in
+             (("all", slice(None)), ("ours", res.kept), ("ours_reject_1/3", res_rej.kept), ("yu", res.yu))}
+    print("  share of 'broken' candidates (blotches) kept: " +
+          ", ".join(f"{name} {100 * v:.1f}%" for name, v in share.items()))
+
+    # (b) naive all-pairs, sampled and extrapolated
+    model = naive_lpips(feats)
+    rows = np.sort(np.random.default_rng(derive_seed("bench-clean-naive")).choice(
+        len(cand), args.naive_rows, replace=False))
+    naive_d, t_naive = timed(naive_pairs, model, cand, reals, rows, args.naive_batch)
+    n_pairs_done = naive_d.size
+    per_pair = t_naive / n_pairs_done
+    all_pairs = len(cand) * len(reals)
+    naive_total = per_pair * all_pairs
+    print(f"\n(b) naive: one lpips.LPIPS forward per pair, {args.naive_batch} pairs a call: "
+          f"{n_pairs_done:,} pairs measured in {t_naive:.1f} s ({1000 * per_pair:.2f} ms/pair)")
+    print(f"  EXTRAPOLATED (linear) to all {all_pairs:,} pairs: {naive_total:,.0f} s "
+          f"({naive_total / 3600:.1f} h) -- not run")
+    ratio = naive_total / ours
+    print(f"\nSpeed-up, ours vs naive (extrapolated): {ratio:,.0f}x  (goal >= 50x)")
+
+    # recall of the true nearest real
+    (truth, truth_d), t_truth = timed(true_nearest, fc, fr)
+    print(f"\nShortlist recall of the true nearest real (truth: exact all-pairs feature distances, "
+          f"{t_truth:.0f} s, not part of either method):")
+    ids_auto, d_auto = cl.shortlist(fc, fr, args.k, mode="auto")
+    rep_auto = recall_report(f"ours as run (auto -> {res.stats.shortlist})", ids_auto, d_auto, truth, truth_d)
+    assert (ids_auto[:, 0] == res.nearest_real).all()
+    reducer, t_fit = timed(sl.Reducer.fit, fc, fr, 256, 2048, derive_seed("bench-clean"))
+    (ids_pca, d_pca), t_pca = timed(lambda: sl.rerank(fc, fr, sl.shortlist_ids(fc, fr, args.k, "pca", reducer, None)))
+    rep_pca = recall_report("pca-256 + residual norms (full-scale mode)", ids_pca, d_pca, truth, truth_d)
+    outside = np.setdiff1d(np.arange(len(fc)), reducer.candidate_sample)
+    rep_pca_oos = recall_report("  ... candidates outside the PCA sample", ids_pca, d_pca, truth, truth_d, outside)
+    print(f"  pca mode: fit {t_fit:.1f} s + shortlist and re-rank {t_pca:.1f} s")
+    res_pca, t_clean_pca = timed(cl.clean, fc, fr, n_keep, seed=derive_seed("bench-clean"), k=args.k,
+                                 shortlist_mode="pca")
+    print(f"  clean() in pca mode: {t_clean_pca:.1f} s; kept sets of exact and pca modes share "
+          f"{len(np.intersect1d(res.kept, res_pca.kept))}/{n_keep}")
+
+    # spot check against the naive forwards
+    ours_d = cl.exact_pair_distances(fc[rows], fr, np.tile(np.arange(len(fr)), (len(rows), 1)))
+    gap = np.abs(ours_d - naive_d)
+    agree = (naive_d.argmin(1) == truth[rows]).mean()
+    print(f"  spot check on the {n_pairs_done:,} naive pairs: |feature distance - LPIPS forward| max "
+          f"{gap.max():.2e} (mean LPIPS {naive_d.mean():.3f}); naive nearest real == exact-feature "
+          f"nearest for {agree:.0%} of those {len(rows)} candidates")
+
+    report.update(
+        lpips=feats.description, candidates=len(cand), reals=len(reals), k=args.k,
+        ours_s=ours, ours_features_s=t_fc + t_fr, ours_clean_s=t_clean, ms_per_image=1000 * per_image,
+        naive_ms_per_pair=1000 * per_pair, naive_pairs_measured=n_pairs_done,
+        naive_extrapolated_s=naive_total, speedup=ratio, recall_auto=rep_auto, recall_pca=rep_pca,
+        recall_pca_outside_sample=rep_pca_oos, clean_pca_s=t_clean_pca,
+        spot_check_max_abs=float(gap.max()), stats=res.stats.to_dict(), stats_pca=res_pca.stats.to_dict(),
+        stats_reject_third=res_rej.stats.to_dict(), broken_share=share)
+    report["mini"] = mini_cleaning(fc, fr, per_image)
+    report["memory"] = memory_report(feats)
+    print(f"  peak RSS of this benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB")
+    if not args.skip_threads:
+        report["threads"] = thread_study(args.thread_rounds, args.thread_cells)
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(report, fh, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
