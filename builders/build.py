@@ -34,32 +34,31 @@ class BuildSummary:
 
 def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
     """The manifest's `build` record and the card's notes, from what every cell recorded."""
-    from .clean import cleaning_table
+    from types import SimpleNamespace
 
-    warnings = []
-    stand_ins = sorted(c for c, n in notes_by_cell.items() if n.get("stand_in"))
-    if stand_ins:
-        warnings.append(
-            f"{len(stand_ins)} of the GAN cells were sampled from small, randomly initialised "
-            f"STAND-IN generators of each architecture (`attribution88.builders.generators`), not "
-            f"from the paper's trained models: this data shows the pipeline at work and is not the "
-            f"Attribution88 benchmark.")
+    from .clean import cleaning_table
+    from .generators import card_notes
+
+    generators = [SimpleNamespace(arch=c.split("-")[0], semantic=c.split("-")[1],
+                                  native_resolution=n["native_resolution"], is_stand_in=n["stand_in"],
+                                  origin=n["generator"])
+                  for c, n in notes_by_cell.items() if "generator" in n]
+    gen_notes = card_notes(generators) if generators else {"warnings": [], "sections": []}
+    warnings = list(gen_notes["warnings"])
     if any(n.get("lpips") and not n.get("lpips_pretrained") for n in notes_by_cell.values()):
         warnings.append("Cleaning used LPIPS with an UNTRAINED backbone (no local ImageNet weights "
                         "were given): the nearest-real distances are not perceptual.")
-    sample_reals = sorted({n["reals"] for n in notes_by_cell.values() if "scikit-image" in n.get("reals", "")})
-    if sample_reals:
+    if any("scikit-image" in n.get("reals", "") for n in notes_by_cell.values()):
         warnings.append("Real images are crops of scikit-image's sample photographs standing in for "
                         "CelebA and LSUN; they do not depict the semantics they are filed under.")
-    sections = []
+    sections = list(gen_notes["sections"])
     cleaning = {c: n["cleaning"] for c, n in notes_by_cell.items() if "cleaning" in n}
     if cleaning:
         sections.append({"title": "Cleaning (LPIPS nearest real + k-means diversity)",
                          "markdown": cleaning_table(cleaning)})
-    generators = [f"- `{c}`: {n['generator']}" for c, n in notes_by_cell.items() if "generator" in n]
-    reals = [f"- `{c}`: {n['reals']}" for c, n in notes_by_cell.items() if "reals" in n]
-    if generators or reals:
-        sections.append({"title": "Sources of the images", "markdown": "\n".join(generators + reals)})
+    reals = sorted({n["reals"] for n in notes_by_cell.values() if "reals" in n})
+    if reals:
+        sections.append({"title": "Real images", "markdown": "\n".join(f"- {r}" for r in reals)})
     return {"kind": "build", "preset": preset, "warnings": warnings, "sections": sections}
 
 

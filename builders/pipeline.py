@@ -139,12 +139,12 @@ def _entry_point(config: BuildConfig, cell: Cell) -> str | None:
 
 def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarray, list[int], list[str], dict]:
     """Sample, then clean: the kept images, their latent seeds and origins, and notes."""
-    from .clean import clean
+    from .clean import clean, log_summary
     from .generators import load_generator, sample
 
     preset = config.spec_preset
     n_candidates = max(n_keep, math.ceil(n_keep * preset.oversample))
-    generator = load_generator(cell.source.name, cell.semantic.name, checkpoint=config.checkpoints,
+    generator = load_generator(cell.source.name, cell.semantic.name, checkpoints_dir=config.checkpoints,
                                entry_point=_entry_point(config, cell), stand_in=config.stand_ins,
                                device=config.device)
     seeds = [latent_seed(cell, k) for k in range(n_candidates)]
@@ -157,8 +157,8 @@ def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarr
     real_features = _real_features(config.real_source(cell.semantic), cell.semantic.name,
                                    preset.cell_size(cell.semantic), config.lpips_backbone,
                                    config.allow_untrained_lpips)
-    result = clean(lpips.features(candidates), real_features, n_keep,
-                   k=config.shortlist_k, seed=derive_seed("cleaning", cell.name))
+    result = clean(lpips.features(candidates), real_features, n_keep, k=config.shortlist_k,
+                   seed=derive_seed("cleaning", cell.name), threads=config.threads)
     t_clean = time.perf_counter() - t
     kept = list(result.kept)
     notes = {"generator": generator.origin, "stand_in": bool(generator.is_stand_in),
@@ -166,7 +166,7 @@ def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarr
              "lpips": lpips.description, "lpips_pretrained": bool(lpips.is_pretrained),
              "cleaning": result.stats.to_dict(),
              "seconds": {"sample": round(t_sample, 3), "clean": round(t_clean, 3)}}
-    log.info("%s: %s", cell.name, result.stats.summary() if hasattr(result.stats, "summary") else result.stats)
+    log.info("%s", log_summary(cell.name, result.stats))
     return candidates[kept], [seeds[i] for i in kept], [generator.origin] * len(kept), notes
 
 

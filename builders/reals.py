@@ -9,6 +9,7 @@ resized to 128 px with Pillow's Lanczos filter (antialiased).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,6 +137,7 @@ class SampleReals:
         return [f"crop{i:05d}" for i in range(self.count)]
 
     @staticmethod
+    @functools.lru_cache(maxsize=len(SAMPLE_PHOTOS))
     def _photo(name: str) -> np.ndarray:
         from skimage import data
 
