@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from attribution88.constants import ENV_LPIPS_BACKBONE
+from attribution88.constants import LPIPS_BACKBONE_ENV
 from attribution88.errors import CheckpointError, ImageError, OfflineError
 from attribution88.ids import derive_seed
 from attribution88.registry import Registry
@@ -120,7 +120,7 @@ class LpipsFeatures:
         if path is None and not allow_untrained:
             raise OfflineError(
                 f"LPIPS needs the ImageNet weights of its {net} backbone and this tool never "
-                f"downloads them: set {ENV_LPIPS_BACKBONE}=PATH (or --lpips-backbone PATH) to a "
+                f"downloads them: set {LPIPS_BACKBONE_ENV}=PATH (or --lpips-backbone PATH) to a "
                 f"copy of torchvision's {spec.weights_file} (.pth or .safetensors); only the "
                 f"mini preset may run with an untrained backbone")
         trunk = _build_trunk(spec)
@@ -147,7 +147,7 @@ class LpipsFeatures:
             return (f"LPIPS v{LPIPS_VERSION} {self.net}, backbone weights from {self.weights_path} "
                     f"(sha256 {self.weights_sha256[:12]})")
         return (f"LPIPS v{LPIPS_VERSION} {self.net} with an UNTRAINED backbone (random, seeded; no "
-                f"ImageNet weights: set {ENV_LPIPS_BACKBONE}): a valid distance, not the published LPIPS")
+                f"ImageNet weights: set {LPIPS_BACKBONE_ENV}): a valid distance, not the published LPIPS")
 
     def backbone_state_dict(self) -> dict[str, torch.Tensor]:
         """The backbone's tensors under torchvision's names (``features.N.weight`` ...): the
@@ -257,9 +257,9 @@ def _resolve_weights(net: str, spec: Backbone, weights: str | os.PathLike[str] |
     if weights is not None:
         where = "weights"
         path = Path(weights)
-    elif os.environ.get(ENV_LPIPS_BACKBONE):
-        where = ENV_LPIPS_BACKBONE
-        path = Path(os.environ[ENV_LPIPS_BACKBONE])
+    elif os.environ.get(LPIPS_BACKBONE_ENV):
+        where = LPIPS_BACKBONE_ENV
+        path = Path(os.environ[LPIPS_BACKBONE_ENV])
     else:
         import torch.hub
 

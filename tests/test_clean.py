@@ -237,9 +237,9 @@ def test_images_end_to_end_with_the_untrained_backbone(monkeypatch, tmp_path):
     """Real LPIPS features of small images: a candidate identical to a real is kept and has
     distance 0; noisy copies are farther than clean ones."""
     from attribution88.builders.lpips_features import LpipsFeatures
-    from attribution88.constants import ENV_LPIPS_BACKBONE
+    from attribution88.constants import LPIPS_BACKBONE_ENV
 
-    monkeypatch.delenv(ENV_LPIPS_BACKBONE, raising=False)
+    monkeypatch.delenv(LPIPS_BACKBONE_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     rng = np.random.default_rng(0)
     low = rng.uniform(0, 255, (8, 8, 8, 3))

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from attribution88.builders.lpips_features import BACKBONES, LpipsFeatures
-from attribution88.constants import ENV_LPIPS_BACKBONE
+from attribution88.constants import LPIPS_BACKBONE_ENV
 from attribution88.errors import CheckpointError, ImageError, OfflineError
 
 
 @pytest.fixture(autouse=True)
 def _no_backbone_weights(monkeypatch, tmp_path):
     """No weights anywhere: the env var is unset and torchvision's cache is an empty folder."""
-    monkeypatch.delenv(ENV_LPIPS_BACKBONE, raising=False)
+    monkeypatch.delenv(LPIPS_BACKBONE_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
 
 
@@ -81,7 +81,7 @@ def test_feature_dimension_at_128_px():
 def test_untrained_backbone_is_explicit_and_deterministic():
     a = LpipsFeatures.create("alex", allow_untrained=True)
     b = LpipsFeatures.create("alex", allow_untrained=True)
-    assert not a.is_pretrained and "UNTRAINED" in a.description and ENV_LPIPS_BACKBONE in a.description
+    assert not a.is_pretrained and "UNTRAINED" in a.description and LPIPS_BACKBONE_ENV in a.description
     x = _images(3, 64, 5)
     np.testing.assert_array_equal(a.features(x), b.features(x))
 
@@ -98,7 +98,7 @@ def test_without_weights_refuses_unless_untrained_is_allowed():
     with pytest.raises(OfflineError) as err:
         LpipsFeatures.create("alex")
     msg = str(err.value)
-    assert ENV_LPIPS_BACKBONE in msg and BACKBONES.get("alex").weights_file in msg and "\n" not in msg
+    assert LPIPS_BACKBONE_ENV in msg and BACKBONES.get("alex").weights_file in msg and "\n" not in msg
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
@@ -126,11 +126,11 @@ def test_weights_from_env_and_from_torchvision_cache(tmp_path, monkeypatch):
     x = _images(2, 64, 9)
     env_file = tmp_path / "mine.pth"
     torch.save(state, env_file)
-    monkeypatch.setenv(ENV_LPIPS_BACKBONE, str(env_file))
+    monkeypatch.setenv(LPIPS_BACKBONE_ENV, str(env_file))
     from_env = LpipsFeatures.create("alex")
     assert from_env.weights_path == env_file.resolve()
 
-    monkeypatch.delenv(ENV_LPIPS_BACKBONE)
+    monkeypatch.delenv(LPIPS_BACKBONE_ENV)
     cache = tmp_path / "torch_home" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     shutil.copyfile(env_file, cache / BACKBONES.get("alex").weights_file)
@@ -145,10 +145,10 @@ def test_missing_or_wrong_weights_are_clear_errors(tmp_path, monkeypatch):
 
     with pytest.raises(CheckpointError, match="not found"):
         LpipsFeatures.create("alex", weights=tmp_path / "nope.pth")
-    monkeypatch.setenv(ENV_LPIPS_BACKBONE, str(tmp_path / "nope.pth"))
-    with pytest.raises(CheckpointError, match=ENV_LPIPS_BACKBONE):
+    monkeypatch.setenv(LPIPS_BACKBONE_ENV, str(tmp_path / "nope.pth"))
+    with pytest.raises(CheckpointError, match=LPIPS_BACKBONE_ENV):
         LpipsFeatures.create("alex", allow_untrained=True)
-    monkeypatch.delenv(ENV_LPIPS_BACKBONE)
+    monkeypatch.delenv(LPIPS_BACKBONE_ENV)
 
     vgg = tmp_path / "vgg.pth"
     torch.save(_random_state("vgg", 1), vgg)
