@@ -63,7 +63,7 @@ def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
 
 
 def run_build(config: BuildConfig, cells: list[Cell], *, selection: list[Cell] | None = None,
-              executor_name: str = "local", workers: int = 1, ray_address: str | None = None,
+              executor_name: str = "local", workers: int | None = None, ray_address: str | None = None,
               ray_cpus: int | None = None, progress: bool = True) -> BuildSummary:
     """Build ``cells`` (a slice of ``selection``, all of it by default) into ``config.out``;
     finalize when every cell of the selection is complete."""

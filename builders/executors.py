@@ -23,9 +23,19 @@ def _pool_worker_init(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
-def run_local(config: BuildConfig, cells: list[Cell], workers: int = 1) -> Iterator[CellResult]:
+def default_workers(config: BuildConfig, cells: int) -> int:
+    """On the CPU, one single-threaded process per core beats one process with a thread per
+    core (the OpenMP pools of torch and faiss fight; see benchmarks/bench_clean.py); a GPU
+    build samples in one process."""
+    if config.device.startswith("cuda"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, cells))
+
+
+def run_local(config: BuildConfig, cells: list[Cell], workers: int | None = None) -> Iterator[CellResult]:
     """Cells in this process (workers = 1), or in ``workers`` spawned processes, each with an
     equal share of the cores. Results arrive as cells finish."""
+    workers = default_workers(config, len(cells)) if workers is None else workers
     if workers < 1:
         raise UsageError(f"--workers {workers}: must be >= 1")
     if workers == 1 or len(cells) <= 1:
@@ -81,7 +91,7 @@ def run_ray(config: BuildConfig, cells: list[Cell], address: str | None = None,
             ray.shutdown()
 
 
-def executor(name: str, *, workers: int = 1, ray_address: str | None = None,
+def executor(name: str, *, workers: int | None = None, ray_address: str | None = None,
              ray_cpus: int | None = None) -> Callable[[BuildConfig, list[Cell]], Iterator[CellResult]]:
     if name == "local":
         return lambda config, cells: run_local(config, cells, workers)

@@ -37,9 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lpips-backbone", metavar="FILE", help="local ImageNet weights of the LPIPS backbone "
                    "(default $ATTRIBUTION88_LPIPS_BACKBONE; mini runs without, with an untrained backbone)")
     p.add_argument("--shortlist-k", type=int, default=10, metavar="K", help="nearest reals shortlisted per candidate")
+    p.add_argument("--reject-fraction", type=float, default=0.0, metavar="F",
+                   help="drop this share of the candidates farthest from any real before clustering "
+                   "(default 0, the paper's method: one kept per cluster, outliers included)")
     p.add_argument("--device", default="cpu", help="torch device for sampling: cpu, cuda, cuda:1 ...")
     p.add_argument("--batch-size", type=int, default=32, help="generator batch size")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: one per core on "
+                   "the CPU, one with --device cuda)")
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where cells run")
     p.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (default: start a local one)")
     p.add_argument("--shard", type=_slice, metavar="I/N", help="build slice I of N (cells I, I+N, ...)")
@@ -50,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import os
 
+    from ..builders.threads import passive_omp_wait
+
+    passive_omp_wait()  # before torch and faiss load: idle OpenMP threads sleep, not spin
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from ..builders.build import default_real_sources, run_build
@@ -71,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoints=args.checkpoints or os.environ.get(CHECKPOINTS_ENV),
         entry_points=entry_points, stand_ins=mini or args.stand_ins,
         lpips_backbone=args.lpips_backbone or os.environ.get(LPIPS_BACKBONE_ENV),
-        allow_untrained_lpips=mini, shortlist_k=args.shortlist_k, device=args.device,
+        allow_untrained_lpips=mini, shortlist_k=args.shortlist_k,
+        reject_fraction=args.reject_fraction, device=args.device,
         batch_size=args.batch_size)
     selection = select_cells(args.arch, args.semantic)
     cells = shard_slice(selection, *args.shard) if args.shard else selection
