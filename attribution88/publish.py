@@ -21,7 +21,8 @@ from pathlib import Path
 
 from .errors import OfflineError, PublishError, UsageError
 from .format.card import render_card
-from .format.manifest import CARD, MANIFEST, read_manifest, write_text_atomic
+from .atomic import write_text
+from .format.manifest import CARD, MANIFEST, read_manifest
 from .format.reader import is_repo_id
 from .spec import SPEC, Spec
 
@@ -69,7 +70,7 @@ def plan_publish(root: str | os.PathLike, repo_id: str, *, private: bool = False
                            f"(first: {missing[0]}); run attribution88 verify {root}")
     card = render_card(manifest, spec)
     if not (root / CARD).is_file() or (root / CARD).read_text(encoding="utf-8") != card:
-        write_text_atomic(root / CARD, card)
+        write_text(root / CARD, card)
     files = [(CARD, (root / CARD).stat().st_size), (MANIFEST, (root / MANIFEST).stat().st_size)]
     files += [(s.path, s.bytes) for s in sorted(manifest.shards, key=lambda s: s.path)]
     return PublishPlan(root, repo_id, tuple(files), card, _strategy(api or HfApi()), private, revision)

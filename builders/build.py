@@ -59,7 +59,8 @@ def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
     reals = sorted({n["reals"] for n in notes_by_cell.values() if "reals" in n})
     if reals:
         sections.append({"title": "Real images", "markdown": "\n".join(f"- {r}" for r in reals)})
-    return {"kind": "build", "preset": preset, "warnings": warnings, "sections": sections}
+    return {"kind": "build", "preset": preset, "warnings": warnings, "sections": sections,
+            "cells": notes_by_cell}
 
 
 def run_build(config: BuildConfig, cells: list[Cell], *, selection: list[Cell] | None = None,

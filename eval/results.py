@@ -319,9 +319,9 @@ class CompareResult:
 
 def write_results(path: str | os.PathLike, result: ScoreResult | CompareResult) -> None:
     """Write a results document as JSON, atomically (temporary file, then rename)."""
-    from ..format.manifest import write_json_atomic
+    from ..atomic import write_json
 
-    write_json_atomic(path, result.to_dict())
+    write_json(path, result.to_dict())
 
 
 def read_results(path: str | os.PathLike) -> ScoreResult | CompareResult:

@@ -8,13 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import datasets
 import pytest
 
 from attribution88.cli import main
-from attribution88.errors import BuildError, UnknownNameError
 from attribution88.format.manifest import read_manifest
 from attribution88.spec import SPEC
 from attribution88.verify import verify
@@ -61,7 +59,6 @@ def test_card_says_stand_ins_and_untrained_lpips_and_reports_cleaning(reference)
 def test_test_images_are_perturbed_and_others_clean(reference):
     out, _ = reference
     import numpy as np
-    from PIL import Image
     rows = datasets.load_dataset(str(out), "test_unseen_both", split="test")
     assert rows.num_rows > 0 and set(rows["perturbation"]) <= {"glass_blur", "motion_blur", "zoom_blur", "snow"}
     assert all(np.asarray(r["image"]).shape == (128, 128, 3) for r in rows)

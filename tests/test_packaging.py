@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import attribution88
 
 REPO = Path(__file__).resolve().parents[1]
 MAPPING = {"attribution88": "attribution88", "builders": "attribution88/builders",
@@ -83,7 +82,7 @@ def test_help_lists_commands_without_heavy_imports():
             "print(buf.getvalue()); print('HEAVY', heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
-    from attribution88.cli import COMMANDS, build_parser
+    from attribution88.cli import COMMANDS
     assert len(COMMANDS) >= 3
     for name in ("import-release", "verify", "publish"):
         assert f"    {name}" in out

@@ -28,6 +28,7 @@ COMMANDS = [
     "perturb",
     "score",
     "compare",
+    "leaderboard",
 ]
 
 PROG = "attribution88"

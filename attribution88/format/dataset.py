@@ -21,7 +21,8 @@ from ..errors import DatasetFormatError, UsageError
 from ..ids import Assignment, assign, image_id
 from ..spec import NO_PERTURBATION, SPEC, Cell, Preset, Spec, test_group
 from .card import render_card
-from .manifest import AUX_FILES, MANIFEST, Manifest, read_manifest, scan_manifest, write_json_atomic, write_text_atomic
+from ..atomic import TMP_GLOB, write_json, write_text
+from .manifest import AUX_FILES, MANIFEST, Manifest, read_manifest, scan_manifest
 from .schema import Record
 from .shards import DATA_DIR, ShardInfo, ShardKey, write_shard
 
@@ -138,11 +139,11 @@ def finalize(root: str | os.PathLike, preset: str, build: dict, spec: Spec = SPE
     """Scan the shards, then write `manifest.json` and the dataset card atomically. Leftover
     temporary files of killed writers are removed first."""
     root = Path(root)
-    for tmp in (root / DATA_DIR).rglob(".*.tmp-*"):
+    for tmp in (root / DATA_DIR).rglob(TMP_GLOB):
         tmp.unlink(missing_ok=True)
     manifest = scan_manifest(root, preset, build, spec)
     if not manifest.shards:
         raise DatasetFormatError(f"{root}: no shards were written")
-    write_json_atomic(root / MANIFEST, manifest.to_dict())
-    write_text_atomic(root / "README.md", render_card(manifest, spec))
+    write_json(root / MANIFEST, manifest.to_dict())
+    write_text(root / "README.md", render_card(manifest, spec))
     return manifest

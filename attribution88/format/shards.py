@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import atomic_path
 from ..errors import DatasetFormatError
 from ..spec import SPEC, SPLITS, Spec
 from .schema import FORMAT_VERSION, Record, records_to_table
@@ -105,17 +106,9 @@ def write_shard(root: str | os.PathLike, key: ShardKey, records: list[Record], *
     }, sort_keys=True).encode()
     table = table.replace_schema_metadata(meta)
     final = Path(root) / key.path
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(final) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        write_statistics=["id", "split", "perturbation", "severity"])
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return ShardInfo(key.path, key.split, key.group, key.cell, len(records),
                      final.stat().st_size, file_sha256(final))
 

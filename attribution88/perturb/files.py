@@ -26,18 +26,9 @@ from .protocol import apply_protocol
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write RGB uint8 (H, W, 3) as a PNG: temporary name, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(encode_png(image))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from ..atomic import write_bytes
+
+    write_bytes(path, encode_png(image))
 
 
 def image_suffixes() -> set[str]:

@@ -287,7 +287,7 @@ def save_checkpoint(module: torch.nn.Module, directory: str | os.PathLike, *, ar
     where the weights come from (recorded). Returns the safetensors path."""
     from safetensors.torch import save_file
 
-    from attribution88.format.manifest import write_json_atomic
+    from attribution88.atomic import atomic_path, write_json
 
     family = ARCHITECTURES.get(arch).module()
     from attribution88.spec import SPEC
@@ -300,15 +300,10 @@ def save_checkpoint(module: torch.nn.Module, directory: str | os.PathLike, *, ar
     path = directory / f"{arch}-{semantic}{WEIGHTS_SUFFIX}"
     config = module.config.to_dict()
     state = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT, "arch": arch, "semantic": semantic,
                                              "config": json.dumps(config, sort_keys=True)})
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    write_json_atomic(path.with_suffix(RECORD_SUFFIX), {
+    write_json(path.with_suffix(RECORD_SUFFIX), {
         "format": FORMAT, "format_version": FORMAT_VERSION, "arch": arch, "semantic": semantic,
         "config": config, "source": source})
     return path

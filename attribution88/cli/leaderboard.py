@@ -1,0 +1,57 @@
+"""attribution88 leaderboard: add scored results as records, list them, render the page."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "leaderboard"
+HELP = "add a scored submission to the leaderboard records, list them, or render the page"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["add", "list", "render"],
+                   help="add RESULTS.json as a record; list the records; render the page")
+    p.add_argument("results", nargs="?", help="add: the --json output of attribution88 score")
+    p.add_argument("--records", metavar="DIR", help="records folder (default: the packaged leaderboard/records)")
+    p.add_argument("--name", help="add: the method's name as shown on the board")
+    p.add_argument("--paper", default="", help="add: the paper (title, authors, venue)")
+    p.add_argument("--url", default="", help="add: a link to the paper or code")
+    p.add_argument("--notes", default="", help="add: one line about the entry")
+    p.add_argument("--replace", action="store_true", help="add: overwrite an existing entry")
+    p.add_argument("--out", metavar="FILE", help="render: write the page here (default: print it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ..leaderboard.records import (
+        RANK_BY,
+        default_records_dir,
+        load_records,
+        record_from_results,
+        render_markdown,
+        write_record,
+    )
+
+    directory = args.records or default_records_dir()
+    if args.action == "add":
+        if not args.results or not args.name:
+            raise UsageError("leaderboard add needs RESULTS.json and --name")
+        load_records(directory)  # the folder is valid before anything is added
+        record = record_from_results(args.results, args.name, paper=args.paper, url=args.url, notes=args.notes)
+        path = write_record(directory, record, replace=args.replace)
+        print(f"added {record.name!r} ({RANK_BY} {record.metrics[RANK_BY].value:.4f}) as {path}")
+        return 0
+    records = load_records(directory)
+    if args.action == "list":
+        for r in sorted(records, key=lambda r: (r.data_key, -r.metrics[RANK_BY].value)):
+            print(f"{r.kind:9}  {r.metrics[RANK_BY].value:.4f}  {r.name}  [{r.data_key[:40]}]")
+        return 0
+    page = render_markdown(records)
+    if args.out:
+        from ..atomic import write_text
+
+        write_text(args.out, page)
+        print(f"wrote {args.out} ({len(records)} records)")
+    else:
+        print(page, end="")
+    return 0
