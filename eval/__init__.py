@@ -9,7 +9,7 @@ The scorer's Python API (imported lazily, so that importing this package costs n
 Modules: `submission` (reading and validating a file), `truth` (ground truth), `join` (ids),
 `metrics` (every metric), `bootstrap` (intervals, paired tests), `breakdown` (groups),
 `scoring` (`score`) and `compare` (`compare_submissions`): the two commands' work, `results` (the versioned record),
-`report` (terminal tables), `plots` (PNG charts). The submission format: SUBMISSION.md.
+`report` (terminal tables), `plots` (PNG charts). The submission format: the README, "Score".
 """
 
 from __future__ import annotations

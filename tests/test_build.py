@@ -152,7 +152,8 @@ def test_full_disk_keeps_completed_shards(tmp_path, monkeypatch, capsys):
         return real_write(*a, **kw)
 
     monkeypatch.setattr("attribution88.format.dataset.write_shard", failing)
-    code = main(["build", "--out", str(out), "--no-progress", *CELLS])
+    # in-process (--workers 1), so the patched writer is the one the build calls
+    code = main(["build", "--out", str(out), "--no-progress", "--workers", "1", *CELLS])
     err = capsys.readouterr().err
     assert code == 1 and "disk full" in err and err.count("\n") == 1
     done = sorted(out.rglob("*.parquet"))

@@ -63,6 +63,21 @@ def test_scored_results_become_a_separate_table(results, tmp_path, capsys):
     assert "--replace" in capsys.readouterr().err
 
 
+def test_add_writes_to_the_checkout_and_never_into_the_installed_package(results, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # not a checkout: add needs --records, the packaged copy is untouched
+    before = sorted(p.name for p in default_records_dir().iterdir())
+    assert main(["leaderboard", "add", str(results), "--name", "Mine"]) == 2
+    err = capsys.readouterr().err
+    assert "--records" in err and err.count("\n") == 1
+    assert sorted(p.name for p in default_records_dir().iterdir()) == before
+    shutil.copytree(default_records_dir(), tmp_path / "leaderboard" / "records")  # now it is one
+    assert main(["leaderboard", "add", str(results), "--name", "Mine"]) == 0
+    added = set((tmp_path / "leaderboard" / "records").glob("mine-*.json"))
+    assert len(added) == 1 and json.loads(added.pop().read_text())["name"] == "Mine"
+    capsys.readouterr()
+    assert main(["leaderboard", "list"]) == 0 and "Mine" in capsys.readouterr().out
+
+
 def test_render_and_list_commands(tmp_path, capsys):
     out = tmp_path / "page.md"
     assert main(["leaderboard", "render", "--out", str(out)]) == 0

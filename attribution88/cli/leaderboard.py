@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 NAME = "leaderboard"
 HELP = "add a scored submission to the leaderboard records, list them, or render the page"
@@ -12,7 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["add", "list", "render"],
                    help="add RESULTS.json as a record; list the records; render the page")
     p.add_argument("results", nargs="?", help="add: the --json output of attribution88 score")
-    p.add_argument("--records", metavar="DIR", help="records folder (default: the packaged leaderboard/records)")
+    p.add_argument("--records", metavar="DIR", help="records folder (default: leaderboard/records of the "
+                   "repository checkout you run it in; list/render: else the packaged records)")
     p.add_argument("--name", help="add: the method's name as shown on the board")
     p.add_argument("--paper", default="", help="add: the paper (title, authors, venue)")
     p.add_argument("--url", default="", help="add: a link to the paper or code")
@@ -32,16 +34,22 @@ def run(args: argparse.Namespace) -> int:
         write_record,
     )
 
-    directory = args.records or default_records_dir()
+    # The public board is the repository's leaderboard/records (entries arrive as pull requests):
+    # run in a checkout, that folder is the default; the installed package's copy is read-only.
+    checkout = Path("leaderboard") / "records"
+    directory = args.records or (checkout if checkout.is_dir() else None)
     if args.action == "add":
         if not args.results or not args.name:
             raise UsageError("leaderboard add needs RESULTS.json and --name")
+        if directory is None:
+            raise UsageError("leaderboard add: no records folder here; run it in a checkout of the "
+                             "attribution88 repository or give --records DIR")
         load_records(directory)  # the folder is valid before anything is added
         record = record_from_results(args.results, args.name, paper=args.paper, url=args.url, notes=args.notes)
         path = write_record(directory, record, replace=args.replace)
         print(f"added {record.name!r} ({RANK_BY} {record.metrics[RANK_BY].value:.4f}) as {path}")
         return 0
-    records = load_records(directory)
+    records = load_records(directory or default_records_dir())
     if args.action == "list":
         for r in sorted(records, key=lambda r: (r.data_key, -r.metrics[RANK_BY].value)):
             print(f"{r.kind:9}  {r.metrics[RANK_BY].value:.4f}  {r.name}  [{r.data_key[:40]}]")
