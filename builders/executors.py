@@ -21,6 +21,25 @@ EXECUTORS = ("local", "ray")
 
 def _pool_worker_init(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    _exit_with_the_parent()
+
+
+def _exit_with_the_parent() -> None:
+    """A pool worker outlives a build killed with SIGKILL (or by the out-of-memory killer): it
+    waits on a task queue whose write end it holds itself. Watch the parent's sentinel and leave
+    as soon as it dies; a half-written shard is a temporary file that the next build removes."""
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-the-parent", daemon=True).start()
 
 
 def default_workers(config: BuildConfig, cells: int) -> int:

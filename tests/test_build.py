@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import datasets
 import pytest
@@ -79,6 +80,25 @@ def test_slices_make_one_identical_dataset(reference, tmp_path):
     assert (out / "README.md").read_bytes() == (reference[0] / "README.md").read_bytes()
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # state, ppid, ... (the name may hold spaces)
+
+
+def _children(pid: int) -> list[int]:
+    pids = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()]
+    return [c for c in pids if (st := _stat(c)) is not None and int(st[1]) == pid]
+
+
+def _running(pid: int) -> bool:
+    st = _stat(pid)
+    return st is not None and st[0] not in ("Z", "X")  # a zombie has exited
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_a_build_killed_with_sigkill_resumes_to_the_same_manifest(reference, tmp_path):
     _, m = reference
     out = tmp_path / "killed"
@@ -90,8 +110,14 @@ def test_a_build_killed_with_sigkill_resumes_to_the_same_manifest(reference, tmp
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the build ended before it could be killed"
+    workers = _children(proc.pid)
+    assert workers, "the build runs its cells in worker processes by default"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 30  # the workers leave with their parent, never linger
+    while time.time() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers), "worker processes outlived the killed build"
     assert not (out / "manifest.json").exists()
     assert main(["build", "--out", str(out), "--no-progress", *CELLS]) == 0
     assert read_manifest(out).to_dict()["shards"] == m.to_dict()["shards"]
