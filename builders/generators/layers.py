@@ -433,3 +433,23 @@ class MappingNetwork(Module):
             cut = num_ws if truncation_cutoff is None else truncation_cutoff
             ws[:, :cut] = self.w_avg.lerp(ws[:, :cut], truncation_psi)
         return ws
+
+
+class StyleBasedGenerator(Module):
+    """The StyleGAN families' generator: z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in about
+    [-1, 1] through a mapping network (z -> styles w, truncated towards ``w_avg``) and the
+    family's synthesis network, ``Synthesis``, called with the styles and the noise maps."""
+
+    Synthesis: type[Module]
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.config = config
+        self.z_dim, self.resolution = config.z_dim, config.resolution
+        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mul)
+        self.synthesis = self.Synthesis(config)
+
+    def forward(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None,
+                truncation_psi: float = 1.0, raw: bool = False) -> torch.Tensor:
+        ws = self.mapping(z, self.config.num_ws, truncation_psi, self.config.truncation_cutoff)
+        return self.synthesis(ws, noise)

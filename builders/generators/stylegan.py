@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import (ONES, SQRT2, ZEROS, Conv2d, FullyConnected, Init, MappingNetwork, Module, blur2d,
+from .layers import (ONES, SQRT2, ZEROS, Conv2d, FullyConnected, Init, Module, StyleBasedGenerator, blur2d,
                      channel_stats, channels_last, fir_filter, instance_norm, upsample_nearest)
 
 
@@ -150,24 +150,12 @@ class SynthesisNetwork(Module):
         return self.torgb(x)
 
 
-class Generator(Module):
-    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in about [-1, 1]."""
-
-    def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = config
-        self.z_dim, self.resolution = config.z_dim, config.resolution
-        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mul)
-        self.synthesis = SynthesisNetwork(config)
+class Generator(StyleBasedGenerator):
+    Synthesis = SynthesisNetwork
 
     def noise_shapes(self) -> list[tuple[int, int]]:
         """Two noise maps per resolution (after each convolution, the constant included)."""
         return [(r, r) for r in self.synthesis.resolutions for _ in range(2)]
-
-    def forward(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None,
-                truncation_psi: float = 1.0, raw: bool = False) -> torch.Tensor:
-        ws = self.mapping(z, self.config.num_ws, truncation_psi, self.config.truncation_cutoff)
-        return self.synthesis(ws, noise)
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:

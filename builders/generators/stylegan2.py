@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import (SQRT2, ZEROS, FullyConnected, Init, MappingNetwork, Module, channel_stats, channels_last,
+from .layers import (SQRT2, ZEROS, FullyConnected, Init, Module, StyleBasedGenerator, channel_stats, channels_last,
                      fir_filter, modulated_conv2d, upsample2d)
 
 
@@ -168,24 +168,12 @@ class SynthesisNetwork(Module):
         return img
 
 
-class Generator(Module):
-    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in about [-1, 1]."""
-
-    def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = config
-        self.z_dim, self.resolution = config.z_dim, config.resolution
-        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mul)
-        self.synthesis = SynthesisNetwork(config)
+class Generator(StyleBasedGenerator):
+    Synthesis = SynthesisNetwork
 
     def noise_shapes(self) -> list[tuple[int, int]]:
         """One noise map per synthesis layer: 4x4 once, then two per resolution."""
         return [(4, 4)] + [(r, r) for r in self.synthesis.resolutions[1:] for _ in range(2)]
-
-    def forward(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None,
-                truncation_psi: float = 1.0, raw: bool = False) -> torch.Tensor:
-        ws = self.mapping(z, self.config.num_ws, truncation_psi, self.config.truncation_cutoff)
-        return self.synthesis(ws, noise)
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:

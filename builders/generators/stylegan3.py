@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .architectures import GeneratorConfig
-from .layers import (ZEROS, FullyConnected, Init, MappingNetwork, Module, channel_stats, channels_last,
+from .layers import (ZEROS, FullyConnected, Init, Module, StyleBasedGenerator, channel_stats, channels_last,
                      conv1x1, filtered_lrelu, lowpass_filter, modulated_conv2d)
 
 
@@ -219,15 +219,8 @@ class SynthesisNetwork(Module):
         return x * self.config.output_scale if self.config.output_scale != 1 else x
 
 
-class Generator(Module):
-    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in about [-1, 1]."""
-
-    def __init__(self, config: Config) -> None:
-        super().__init__()
-        self.config = config
-        self.z_dim, self.resolution = config.z_dim, config.resolution
-        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mul)
-        self.synthesis = SynthesisNetwork(config)
+class Generator(StyleBasedGenerator):
+    Synthesis = SynthesisNetwork
 
     def noise_shapes(self) -> list[tuple[int, int]]:
         """StyleGAN3 has no noise inputs."""
