@@ -86,3 +86,15 @@ def test_help_lists_commands_without_heavy_imports():
     assert len(COMMANDS) >= 3
     for name in ("import-release", "verify", "publish"):
         assert f"    {name}" in out
+
+
+def test_python_started_in_the_checkout_finds_every_subsystem():
+    # The checkout's attribution88/ comes first on sys.path there (python -c, python -m, Ray
+    # workers); the subsystems beside it must be reachable under the namespace all the same.
+    code = ("import attribution88, attribution88.builders.clean, attribution88.eval.metrics, "
+            "attribution88.leaderboard.records; "
+            "print(attribution88.__file__); print(attribution88.eval.metrics.__file__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert Path(out[0]) == REPO / "attribution88" / "__init__.py"
+    assert Path(out[1]) == REPO / "eval" / "metrics.py"
