@@ -69,7 +69,7 @@ class RepMixTrain:
         if not 0 < crop <= resize:
             raise UsageError(f"crop {crop} must be in (0, resize={resize}]")
         self.resize, self.crop, self.perturb = resize, crop, perturb
-        self.p = SPEC.train_probability if p is None else float(p)
+        self.p = SPEC.protocol.train_probability if p is None else float(p)
 
     def __call__(self, image: Image.Image, image_id: str, epoch: int) -> torch.Tensor:
         rng = np.random.default_rng(train_augmentation_seed(image_id, epoch))

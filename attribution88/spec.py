@@ -55,6 +55,38 @@ class Perturbation:
     seen: bool  # used in training; unseen ones appear only in the test split
 
 
+#: The corruption definitions the engine implements (`attribution88.perturb.FLAVOURS`).
+FLAVOURS: tuple[str, ...] = ("repmix", "imagecorruptions")
+CHANNEL_ORDERS: tuple[str, ...] = ("RGB", "BGR")
+RESIZE_FILTERS: tuple[str, ...] = ("bilinear",)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a perturbation is applied to an image of any size.
+
+    The image is resized to ``work_size`` x ``work_size`` with the ``resize`` filter, put in
+    ``channel_order`` (the order the corruption sees its channels in), corrupted with the
+    ``flavour``'s definitions, returned to RGB order and resized back to its own size.
+    Training draws a seen perturbation with probability ``train_probability``.
+    """
+
+    flavour: str
+    channel_order: str
+    work_size: int
+    resize: str
+    train_probability: float
+
+    def to_dict(self) -> dict:
+        return {"flavour": self.flavour, "channel_order": self.channel_order,
+                "work_size": self.work_size, "resize": self.resize,
+                "train_probability": self.train_probability}
+
+    def describe(self) -> str:
+        """One line for a log or a card, e.g. ``repmix (BGR, 224 px, bilinear)``."""
+        return f"{self.flavour} ({self.channel_order}, {self.work_size} px, {self.resize})"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One source x semantic cell of the benchmark (88 of them)."""
@@ -120,8 +152,7 @@ class Spec:
     semantics: tuple[Semantic, ...]
     perturbations: tuple[Perturbation, ...]
     severities: tuple[int, ...]
-    work_size: int
-    train_probability: float
+    protocol: Protocol
     conditions: tuple[str, ...]
     subsets: tuple[TestSubset, ...]
     presets: tuple[Preset, ...]
@@ -175,7 +206,7 @@ class Spec:
     def to_dict(self) -> dict:
         """What a built dataset records about the spec it was built with."""
         return {"name": self.name, "version": self.version, "hash_key": self.hash_key,
-                "content_hash": self.content_hash}
+                "content_hash": self.content_hash, "protocol": self.protocol.to_dict()}
 
 
 def _lookup(kind: str, items: tuple, key: str | int):
@@ -212,6 +243,10 @@ def parse_spec(data: bytes) -> Spec:
         semantics = tuple(Semantic(i, s["name"], s["dataset"], bool(s["seen"]))
                           for i, s in enumerate(raw["semantics"]))
         p = raw["perturbations"]
+        pr = raw["protocol"]
+        protocol = Protocol(flavour=str(pr["flavour"]), channel_order=str(pr["channel_order"]),
+                            work_size=int(pr["work_size"]), resize=str(pr["resize"]),
+                            train_probability=float(pr["train_probability"]))
         unseen = set(p["unseen"])
         perturbations = tuple(Perturbation(i, n, n not in unseen) for i, n in enumerate(p["names"]))
         conditions = tuple(raw["test"]["conditions"])
@@ -228,7 +263,7 @@ def parse_spec(data: bytes) -> Spec:
             image_size=int(raw["image_size"]), license=str(raw["license"]),
             citation=str(raw["citation"]), sources=sources, semantics=semantics,
             perturbations=perturbations, severities=tuple(int(s) for s in p["severities"]),
-            work_size=int(p["work_size"]), train_probability=float(p["train_probability"]),
+            protocol=protocol,
             conditions=conditions, subsets=subsets, presets=presets,
             content_hash=hashlib.sha256(data).hexdigest())
     except (KeyError, TypeError, ValueError) as e:
@@ -239,6 +274,12 @@ def parse_spec(data: bytes) -> Spec:
     _unique(spec.perturbation_names, "perturbation names")
     _unique([s.name for s in subsets], "test subset names")
     _check(sources[0].name == "real", "source 0 must be 'real'")
+    _check(protocol.flavour in FLAVOURS, f"protocol flavour must be one of {list(FLAVOURS)}")
+    _check(protocol.channel_order in CHANNEL_ORDERS,
+           f"protocol channel_order must be one of {list(CHANNEL_ORDERS)}")
+    _check(protocol.resize in RESIZE_FILTERS, f"protocol resize must be one of {list(RESIZE_FILTERS)}")
+    _check(protocol.work_size >= 32, "protocol work_size must be at least 32")
+    _check(0.0 <= protocol.train_probability <= 1.0, "protocol train_probability must be in [0, 1]")
     _check(unseen <= set(spec.perturbation_names), f"unknown unseen perturbations {sorted(unseen - set(spec.perturbation_names))}")
     _check(set(conditions) == {"clean", "seen_pert", "unseen_pert"}, "test conditions must be clean, seen_pert, unseen_pert")
     for s in subsets:

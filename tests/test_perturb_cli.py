@@ -234,7 +234,7 @@ def test_contact_sheet_of_the_oracle_image(tmp_path, capsys):
     out = tmp_path / "sheet.png"
     assert main(["perturb", "--contact-sheet", str(out)]) == 0
     sheet = read_image(out)
-    size = SPEC.work_size
+    size = SPEC.protocol.work_size
     assert sheet.shape == (HEADER_HEIGHT + 19 * size, LABEL_WIDTH + 6 * size, 3)
     oracle = np.load(__import__("pathlib").Path(__file__).parent / "data" / "oracle" / "public.npz")["images"][0]
     top = HEADER_HEIGHT + 4 * size  # glass_blur's row
@@ -246,7 +246,7 @@ def test_contact_sheet_of_the_oracle_image(tmp_path, capsys):
 def test_contact_sheet_of_a_given_image(tmp_path):
     src = _save(tmp_path / "in.png", _pixels(100, 60))
     assert main(["perturb", str(src), "--contact-sheet", str(tmp_path / "s.png"), "--seed", "3"]) == 0
-    assert read_image(tmp_path / "s.png").shape[0] == HEADER_HEIGHT + 19 * SPEC.work_size
+    assert read_image(tmp_path / "s.png").shape[0] == HEADER_HEIGHT + 19 * SPEC.protocol.work_size
 
 
 def test_contact_sheet_must_be_png(tmp_path, capsys):

@@ -9,7 +9,7 @@ from attribution88.errors import SpecError, UnknownNameError
 from attribution88.spec import SPEC, SPLITS, parse_spec
 
 # Update together with `version` in spec.toml when the benchmark changes on purpose.
-SPEC_FILE_SHA256 = "6b8f233fec96dd1bbb6eaae5d78bf80dff1bbf1142349ccd69c1582393a53b7c"
+SPEC_FILE_SHA256 = "f41d34559d43c294b369e9c24dcbe308e43be3eea2486a705af2c33f4bec8a68"
 
 
 def test_spec_file_changes_are_deliberate():
@@ -96,3 +96,23 @@ def test_inconsistent_spec_is_refused():
         parse_spec(data.replace('name = "horse"', 'name = "cat"').encode())
     with pytest.raises(SpecError, match="TOML"):
         parse_spec(b"version = ")
+
+
+def test_the_protocol_is_the_official_repmix_one():
+    p = SPEC.protocol
+    assert (p.flavour, p.channel_order, p.work_size, p.resize, p.train_probability) == \
+        ("repmix", "BGR", 224, "bilinear", 0.95)
+    assert SPEC.version.split(".")[0] == "2"  # the protocol changed the benchmark's images
+    assert SPEC.to_dict()["protocol"] == p.to_dict()
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("flavour", '"imagenet-c"', "flavour must be one of"),
+    ("channel_order", '"GBR"', "channel_order must be one of"),
+    ("resize", '"nearest"', "resize must be one of"),
+])
+def test_unknown_protocol_values_are_refused(field, value, message):
+    data = resources.files("attribution88").joinpath("spec.toml").read_text()
+    line = next(l for l in data.splitlines() if l.startswith(f"{field} = "))
+    with pytest.raises(SpecError, match=message):
+        parse_spec(data.replace(line, f"{field} = {value}").encode())

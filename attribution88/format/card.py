@@ -140,12 +140,12 @@ def render_card(manifest: Manifest, spec: Spec = SPEC) -> str:
         f"- Sources (class index): {', '.join(f'{i} {n}' for i, n in enumerate(sources))}.\n"
         f"- Seen semantics (train, validation, test): {', '.join(seen)}.\n"
         f"- Unseen semantics (test only): {', '.join(unseen)}.\n"
-        f"- Seen perturbations (training augmentation with p = {spec.train_probability}): "
+        f"- Seen perturbations (training augmentation with p = {spec.protocol.train_probability}): "
         f"{', '.join(f'{p.index} {p.name}' for p in spec.seen_perturbations())}.\n"
         f"- Unseen perturbations (test only): "
         f"{', '.join(f'{p.index} {p.name}' for p in spec.unseen_perturbations())}.\n"
         f"- Test images are clean, or carry one seen or one unseen perturbation (equal shares), "
-        f"severity 1-5, applied at {spec.work_size} px and resized back; the choice and its "
+        f"severity 1-5, applied at {spec.protocol.work_size} px and resized back; the choice and its "
         f"seed derive from the image id, so the test split is the same on every machine.\n"
         f"- Images are stored as lossless PNG: JPEG would destroy the fingerprints studied.")
     parts.append("## Columns\n\n" + _table(["column", "meaning"], [[f"`{k}`", v] for k, v in COLUMNS.items()]))

@@ -39,7 +39,7 @@ def contact_sheet(image: np.ndarray | Image.Image | None = None, seed: int = 0) 
     columns clean then severities 1..5, each tile at the work size (224 x 224; the image is
     resized to it bilinearly). ``image`` defaults to `sample_image`."""
     check_seed(seed)
-    size = SPEC.work_size
+    size = SPEC.protocol.work_size
     x = sample_image() if image is None else as_rgb(image)
     if x.shape[:2] != (size, size):
         x = np.asarray(Image.fromarray(x).resize((size, size), Image.Resampling.BILINEAR))

@@ -78,7 +78,7 @@ def apply(image: np.ndarray | Image.Image, name: str, severity: int, seed: int) 
     h, w = x.shape[:2]
     if h < MIN_SIDE or w < MIN_SIDE:
         raise ImageError(f"image is {w}x{h}; corruptions need at least {MIN_SIDE}x{MIN_SIDE} "
-                         f"pixels (apply_protocol works at {SPEC.work_size} px and takes any size)")
+                         f"pixels (apply_protocol works at {SPEC.protocol.work_size} px and takes any size)")
     x = x.view()
     x.flags.writeable = False
     y = fn(x, severity, rng)

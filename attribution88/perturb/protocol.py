@@ -27,7 +27,7 @@ def _resize(x: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def apply_protocol(image: np.ndarray | Image.Image, name: str, severity: int, seed: int) -> np.ndarray:
-    """The official protocol: resize to ``SPEC.work_size`` (224) bilinear, `apply`, resize
+    """The official protocol: resize to ``SPEC.protocol.work_size`` (224) bilinear, `apply`, resize
     back bilinear to the input's size. Any non-empty image; returns RGB uint8 (H, W, 3) of
     the input's size. ``name == "none"`` returns the image unchanged (as RGB uint8)."""
     if name != NO_PERTURBATION:
@@ -38,7 +38,7 @@ def apply_protocol(image: np.ndarray | Image.Image, name: str, severity: int, se
     if name == NO_PERTURBATION:
         return x.copy()
     h, w = x.shape[:2]
-    size = SPEC.work_size
+    size = SPEC.protocol.work_size
     y = apply(_resize(x, size, size), name, severity, seed)
     return np.ascontiguousarray(_resize(y, w, h))
 
@@ -56,7 +56,7 @@ def apply_assignment(image: np.ndarray | Image.Image, assignment: Assignment) ->
 
 def training_perturbation(image: np.ndarray | Image.Image, seed: int,
                           p: float | None = None) -> tuple[np.ndarray, str, int]:
-    """Training-time augmentation: with probability ``p`` (default ``SPEC.train_probability``,
+    """Training-time augmentation: with probability ``p`` (default ``SPEC.protocol.train_probability``,
     0.95; the official validation uses 1.0) a seen perturbation (uniform over the 15) at a
     uniform severity 1..5, by `apply_protocol`.
 
@@ -64,7 +64,7 @@ def training_perturbation(image: np.ndarray | Image.Image, seed: int,
     Returns (RGB uint8 (H, W, 3), perturbation name or "none", severity or 0).
     """
     rng = generator(seed)
-    if rng.random() >= (SPEC.train_probability if p is None else p):
+    if rng.random() >= (SPEC.protocol.train_probability if p is None else p):
         return as_rgb(image).copy(), NO_PERTURBATION, 0
     seen = SPEC.seen_perturbations()
     name = seen[int(rng.integers(len(seen)))].name
