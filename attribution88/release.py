@@ -6,9 +6,17 @@ format.
 - Image ids are ``SOURCE-SEMANTIC-rNNNNN``: NNNNN is the image's position among its cell's
   images sorted by release path, so ids are stable for a given release.
 - Splits are the release's. Test images are imported clean and perturbed by the spec's
-  id-derived assignment, as in a build (their rank among the cell's test images, sorted by
-  path, goes through a keyed permutation), so an imported test split has the same structure
-  and subsets as a built one.
+  id-derived assignment and protocol (``SPEC.protocol``), as in a build (their rank among the
+  cell's test images, sorted by path, goes through a keyed permutation), so an imported test
+  split has the same structure and subsets as a built one.
+- The official *processed* test set (released separately, already perturbed by the RepMix
+  code) is imported with ``processed_test=DIR``: its test images are read from DIR (same
+  relative paths as the test CSV) and kept byte for byte, never perturbed again; their
+  ``origin`` says so (`PROCESSED_ORIGIN`). Which perturbation each carries is recorded when the
+  test CSV names it (optional columns `perturbation` — a name, ``none``, or the official
+  corruption number 0-18 — and `severity` 1-5); otherwise it is recorded as
+  ``unknown`` (`attribution88.spec.UNKNOWN_PERTURBATION`): such images are in the `default`
+  config's test split, and in no test subset, since their condition is not known.
 - Everything is checked before anything is published: the import writes into a staging folder
   beside the output and renames it into place only when every image converted; on any problem
   the staging folder is removed and the error lists the problems.
@@ -36,12 +44,16 @@ from .format.manifest import Manifest
 from .format.schema import Record
 from .ids import assign_test, image_id, release_test_rank
 from .images import decode_image, encode_png
-from .spec import SPEC, Cell, Preset, Spec
+from .spec import NO_PERTURBATION, SPEC, UNKNOWN_PERTURBATION, Cell, Preset, Spec
 
 log = logging.getLogger(__name__)
 
 #: The preset name recorded for imported data (sizes are the release's, not a preset's).
 RELEASE_PRESET = "release"
+#: Prefix of the `origin` of a test image imported from the processed (already perturbed) test set.
+PROCESSED_ORIGIN = "release-processed:"
+#: Optional columns of a test CSV naming the perturbation a processed image carries.
+PERTURBATION_COLUMNS = ("perturbation", "severity")
 _SHOWN_PROBLEMS = 8
 
 
@@ -96,6 +108,8 @@ class ReleaseEntry:
     source: int  # spec index
     semantic: int  # spec index
     split: str
+    perturbation: str | None = None  # named by the CSV (processed test set), else None
+    severity: int | None = None
 
 
 class _Problems:
@@ -115,13 +129,40 @@ class _Problems:
                                      f"{len(self.items)} problem(s): {shown}{more}")
 
 
+def _perturbation_of(row: dict, spec: Spec) -> tuple[str, int]:
+    """(perturbation name, severity) named by a processed test CSV's optional columns;
+    ValueError with the reason when they are malformed."""
+    raw = (row.get("perturbation") or "").strip()
+    sev_raw = (row.get("severity") or "").strip()
+    if raw.lower() in ("", "none", "clean"):
+        if sev_raw not in ("", "0"):
+            raise ValueError(f"severity {sev_raw!r} for a clean image")
+        return NO_PERTURBATION, 0
+    if raw.isdigit():  # the official corruption number (imagenet_c's corruption_tuple order)
+        if int(raw) >= len(spec.perturbations):
+            raise ValueError(f"perturbation number {raw} (0-{len(spec.perturbations) - 1})")
+        name = spec.perturbations[int(raw)].name
+    elif raw in spec.perturbation_names:
+        name = raw
+    else:
+        raise ValueError(f"unknown perturbation {raw!r}")
+    if not sev_raw.isdigit() or int(sev_raw) not in spec.severities:
+        raise ValueError(f"severity {sev_raw!r} for {name} (1-{max(spec.severities)})")
+    return name, int(sev_raw)
+
+
 def read_release(root: str | os.PathLike, label_map: LabelMap, *, splits_dir: str | os.PathLike | None = None,
-                 data_root: str | os.PathLike | None = None, spec: Spec = SPEC) -> list[ReleaseEntry]:
+                 data_root: str | os.PathLike | None = None, processed_test: str | os.PathLike | None = None,
+                 spec: Spec = SPEC) -> list[ReleaseEntry]:
     """Read and check the split files (not the images): every row must name an existing
-    file under the data root, with known labels; unseen semantics only in the test split."""
+    file under the data root (test rows: under ``processed_test`` when given), with known
+    labels; unseen semantics only in the test split. With ``processed_test``, a test CSV's
+    optional `perturbation` / `severity` columns are read too."""
     root = Path(root)
     if not root.is_dir():
         raise ReleaseImportError(f"{root}: no such release folder")
+    if processed_test is not None and not Path(processed_test).is_dir():
+        raise ReleaseImportError(f"{processed_test}: no such processed test set folder")
     data_root = Path(data_root) if data_root else root
     folders = [Path(splits_dir)] if splits_dir else [root, root / "splits"]
     found = {name: next((f / name for f in folders if (f / name).is_file()), None) for name in label_map.splits}
@@ -146,6 +187,12 @@ def read_release(root: str | os.PathLike, label_map: LabelMap, *, splits_dir: st
         if missing:
             problems.add(f"{name}: missing column(s) {', '.join(sorted(missing))} (has {reader.fieldnames})")
             continue
+        processed = split == "test" and processed_test is not None
+        names_perturbation = processed and "perturbation" in (reader.fieldnames or [])
+        if processed and "severity" in (reader.fieldnames or []) and not names_perturbation:
+            problems.add(f"{name}: a severity column without a perturbation column")
+            continue
+        image_root = Path(processed_test) if processed else data_root
         for row in reader:
             line = reader.line_num
             rel = (row["path"] or "").strip().replace("\\", "/")
@@ -172,23 +219,36 @@ def read_release(root: str | os.PathLike, label_map: LabelMap, *, splits_dir: st
                 problems.add(f"{name} line {line}: {rel} is listed twice (also in {seen_paths[rel]})")
                 continue
             seen_paths[rel] = name
-            if not (data_root / rel).is_file():
-                problems.add(f"{name} line {line}: missing file {rel}")
+            if not (image_root / rel).is_file():
+                problems.add(f"{name} line {line}: missing file {rel}"
+                             + (f" in the processed test set {processed_test}" if processed else ""))
                 continue
+            perturbation = severity = None
+            if processed:
+                perturbation, severity = UNKNOWN_PERTURBATION, 0
+                if names_perturbation:
+                    try:
+                        perturbation, severity = _perturbation_of(row, spec)
+                    except ValueError as e:
+                        problems.add(f"{name} line {line}: {e}")
+                        continue
             entries.append(ReleaseEntry(name, line, rel, spec.source(label_map.label[label]).index,
-                                        semantic.index, split))
+                                        semantic.index, split, perturbation, severity))
     problems.raise_if_any(root)
     if not entries:
         raise ReleaseImportError(f"{root}: the split files list no images")
     return entries
 
 
-def _png_of(path: Path, size: int, name: str) -> tuple[bytes, object]:
-    """The image's bytes as RGB PNG (the file's own bytes when it already is one) and pixels."""
+def _png_of(path: Path, size: int, name: str, *, as_is: bool = False) -> tuple[bytes, object]:
+    """The image's bytes as RGB PNG (the file's own bytes when it already is one, or always
+    with ``as_is``) and its pixels."""
     data = path.read_bytes()
     pixels = decode_image(data, name=name)
     if pixels.shape[:2] != (size, size):
         raise ImageError(f"{name}: {pixels.shape[1]}x{pixels.shape[0]}, expected {size}x{size}")
+    if as_is:
+        return data, pixels
     with Image.open(io.BytesIO(data)) as im:
         keep = im.format == "PNG" and im.mode == "RGB"
     return (data if keep else encode_png(pixels)), pixels
@@ -196,16 +256,19 @@ def _png_of(path: Path, size: int, name: str) -> tuple[bytes, object]:
 
 def import_release(root: str | os.PathLike, out: str | os.PathLike, *, label_map: LabelMap | None = None,
                    splits_dir: str | os.PathLike | None = None, data_root: str | os.PathLike | None = None,
+                   processed_test: str | os.PathLike | None = None,
                    progress: bool = True, spec: Spec = SPEC) -> Manifest:
     """Convert a release tree into a dataset folder at ``out`` (which must not exist or be
-    empty). Returns the manifest."""
+    empty). ``processed_test``: the folder of the official processed test set, whose test
+    images are kept byte for byte instead of being perturbed here. Returns the manifest."""
     from tqdm.auto import tqdm
 
     root, out = Path(root), Path(out)
     label_map = label_map or LabelMap.load(spec=spec)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ReleaseImportError(f"{out} exists and is not empty; import into a new folder (--out)")
-    entries = read_release(root, label_map, splits_dir=splits_dir, data_root=data_root, spec=spec)
+    entries = read_release(root, label_map, splits_dir=splits_dir, data_root=data_root,
+                           processed_test=processed_test, spec=spec)
     data_root = Path(data_root) if data_root else root
     preset: Preset = dataclasses.replace(spec.preset("full"), name=RELEASE_PRESET,
                                          description="imported from the official release")
@@ -229,12 +292,17 @@ def import_release(root: str | os.PathLike, out: str | os.PathLike, *, label_map
             for index, e in enumerate(cell_entries):
                 bar.update(1)
                 text = image_id(cell, index, imported=True)
+                processed = e.split == "test" and processed_test is not None
                 try:
-                    png, pixels = _png_of(data_root / e.path, spec.image_size, f"{e.csv} line {e.line}: {e.path}")
+                    png, pixels = _png_of((Path(processed_test) if processed else data_root) / e.path,
+                                          spec.image_size, f"{e.csv} line {e.line}: {e.path}", as_is=processed)
                 except (ImageError, OSError) as err:
                     problems.add(str(err))
                     continue
-                if e.split == "test":
+                if processed:
+                    records.append(Record(text, png, e.source, e.semantic, "test", e.perturbation,
+                                          e.severity, None, None, f"{PROCESSED_ORIGIN}{e.path}"))
+                elif e.split == "test":
                     a = assign_test(text, test_rank[e.path], spec)
                     if a.severity:
                         png = encode_png(apply_assignment(pixels, a))
@@ -247,14 +315,13 @@ def import_release(root: str | os.PathLike, out: str | os.PathLike, *, label_map
                 write_records(staging, records, preset, spec)
         bar.close()
         problems.raise_if_any(root)
-        manifest = finalize(staging, RELEASE_PRESET, {
-            "kind": "import-release", "release_root": str(root.resolve()),
-            "label_map": label_map.origin,
-            "sections": [{"title": "Provenance", "markdown": (
-                f"Imported from the official Attribution88 release with `attribution88 import-release`; "
-                f"indices mapped with `{label_map.origin}`. Splits are the release's; test images were "
-                f"perturbed by the spec's id-derived assignment.")}],
-        }, spec)
+        build = {"kind": "import-release", "release_root": str(root.resolve()),
+                 "label_map": label_map.origin, "protocol": spec.protocol.to_dict(),
+                 "sections": [{"title": "Provenance", "markdown": _provenance(
+                     label_map, entries, processed_test, spec)}]}
+        if processed_test is not None:
+            build["processed_test"] = str(Path(processed_test).resolve())
+        manifest = finalize(staging, RELEASE_PRESET, build, spec)
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
@@ -262,3 +329,25 @@ def import_release(root: str | os.PathLike, out: str | os.PathLike, *, label_map
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _provenance(label_map: LabelMap, entries: list[ReleaseEntry], processed_test, spec: Spec) -> str:
+    """The card's provenance section of an import."""
+    text = (f"Imported from the official Attribution88 release with `attribution88 import-release`; "
+            f"indices mapped with `{label_map.origin}`. Splits are the release's. ")
+    if processed_test is None:
+        return text + (f"Test images were perturbed here by the spec's id-derived assignment, with "
+                       f"the benchmark's protocol: {spec.protocol.describe()}.")
+    tests = [e for e in entries if e.split == "test"]
+    unknown = sum(e.perturbation == UNKNOWN_PERTURBATION for e in tests)
+    text += (f"Test images come from the official processed test set, already perturbed by the "
+             f"release (the RepMix code's ImageNet-C protocol), and are kept byte for byte "
+             f"(`origin` starts with `{PROCESSED_ORIGIN}`). ")
+    if unknown == len(tests):
+        return text + ("The release's files do not say which perturbation each image carries: "
+                       "they are recorded as `unknown`, so only the `default` config holds them "
+                       "and the test subsets by perturbation condition cannot be built.")
+    if unknown:
+        return text + (f"The test CSV names the perturbation of {len(tests) - unknown:,} of them; "
+                       f"{unknown:,} are recorded as `unknown` (in the `default` config only).")
+    return text + "The test CSV names each image's perturbation and severity; every test subset is built."

@@ -27,6 +27,12 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test", "reserve")
 DEFAULT_SPLITS: tuple[str, ...] = ("train", "validation", "test")
 #: The perturbation name recorded for an image that was not perturbed.
 NO_PERTURBATION = "none"
+#: The perturbation name recorded for a test image that a release delivered already perturbed
+#: (the official processed test set) when the release's files do not say which perturbation:
+#: its severity is recorded as 0, and its test condition is `UNKNOWN_CONDITION`.
+UNKNOWN_PERTURBATION = "unknown"
+#: The test condition of `UNKNOWN_PERTURBATION` images: in no test subset, only in `default`.
+UNKNOWN_CONDITION = "unknown_pert"
 
 
 @dataclass(frozen=True)

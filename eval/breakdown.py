@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..spec import NO_PERTURBATION, SPEC, Spec, test_group
+from ..spec import NO_PERTURBATION, SPEC, UNKNOWN_CONDITION, UNKNOWN_PERTURBATION, Spec, test_group
 from .truth import Truth
 
 
@@ -62,12 +62,12 @@ def _groups(pairs, present: np.ndarray) -> tuple[tuple[str, tuple[int, ...]], ..
 
 
 def _condition_index(perturbation: np.ndarray, spec: Spec) -> np.ndarray:
-    """0 clean, 1 seen_pert, 2 unseen_pert (positions in ("clean", "seen_pert", "unseen_pert"))."""
-    lut = np.array([2 if not p.seen else 1 for p in spec.perturbations] + [0], dtype=np.int64)
+    """Positions in `_CONDITIONS`: 0 clean, 1 seen_pert, 2 unseen_pert, 3 unknown_pert."""
+    lut = np.array([2 if not p.seen else 1 for p in spec.perturbations] + [3, 0], dtype=np.int64)
     return lut[perturbation.astype(np.int64)]  # index -1 (none) takes the last entry
 
 
-_CONDITIONS = ("clean", "seen_pert", "unseen_pert")
+_CONDITIONS = ("clean", "seen_pert", "unseen_pert", UNKNOWN_CONDITION)
 
 
 def breakdowns(truth: Truth, spec: Spec = SPEC) -> tuple[list[BasePartition], list[Breakdown]]:
@@ -91,9 +91,9 @@ def breakdowns(truth: Truth, spec: Spec = SPEC) -> tuple[list[BasePartition], li
 
     # perturbation x severity: code (perturbation + 1) * S + severity
     n_sev = max(spec.severities) + 1
-    pert_names = (NO_PERTURBATION, *spec.perturbation_names)
-    ps_labels = tuple(f"{p}/{s}" if p != NO_PERTURBATION else NO_PERTURBATION
-                      for p in pert_names for s in range(n_sev))
+    pert_names = (NO_PERTURBATION, *spec.perturbation_names, UNKNOWN_PERTURBATION)
+    no_severity = (NO_PERTURBATION, UNKNOWN_PERTURBATION)
+    ps_labels = tuple(f"{p}/{s}" if p not in no_severity else p for p in pert_names for s in range(n_sev))
     ps_codes = (truth.perturbation.astype(np.int64) + 1) * n_sev + truth.severity.astype(np.int64)
     pert_sev = BasePartition("perturbation_severity", ps_labels, ps_codes)
     present = pert_sev.counts() > 0

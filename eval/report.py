@@ -57,7 +57,7 @@ def render(result: ScoreResult, breakdowns: tuple[str, ...] | None = DEFAULT_BRE
     lines += _table(["", ""], [
         ["submission", f"{sub.name}  sha256 {_short_hash(sub.sha256)}  {sub.rows:,} rows  {used}"],
         ["truth", f"{truth.location}  config {truth.config}, split {truth.split}  spec "
-                  f"{truth.spec_version}  fingerprint {_short_hash(truth.fingerprint)}"],
+                  f"{truth.spec_version} ({truth.protocol_name})  fingerprint {_short_hash(truth.fingerprint)}"],
         ["intervals", f"{boot.level:.0%} bootstrap over images, {boot.resamples:,} resamples, seed {boot.seed}"
          if boot.resamples else "none (--resamples 0)"],
     ], "ll")[1:]

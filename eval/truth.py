@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DatasetFormatError, SpecError
-from ..spec import NO_PERTURBATION, SPEC, Spec
+from ..spec import NO_PERTURBATION, SPEC, UNKNOWN_PERTURBATION, Spec
 from .arrow import to_numpy
 
 if TYPE_CHECKING:
@@ -37,17 +37,28 @@ class TruthInfo:
     spec_version: str
     fingerprint: str | None  # manifest fingerprint of the dataset (None for in-memory truth)
     preset: str | None = None
+    #: The perturbation protocol the dataset records (`attribution88.spec.Protocol.to_dict`);
+    #: None for in-memory truth and datasets of spec 1.x, which did not record it.
+    protocol: dict | None = None
 
     def to_dict(self) -> dict:
         return {"location": self.location, "config": self.config, "split": self.split,
                 "spec_version": self.spec_version, "fingerprint": self.fingerprint,
-                "preset": self.preset}
+                "preset": self.preset, "protocol": self.protocol}
 
     @classmethod
     def from_dict(cls, d: dict) -> TruthInfo:
+        protocol = d.get("protocol")
         return cls(location=str(d.get("location", "?")), config=str(d.get("config", "default")),
                    split=str(d.get("split", "test")), spec_version=str(d.get("spec_version", "?")),
-                   fingerprint=d.get("fingerprint"), preset=d.get("preset"))
+                   fingerprint=d.get("fingerprint"), preset=d.get("preset"),
+                   protocol=dict(protocol) if isinstance(protocol, dict) else None)
+
+    @property
+    def protocol_name(self) -> str:
+        """The protocol's flavour and channel order, e.g. ``repmix/BGR``, or ``?``."""
+        p = self.protocol or {}
+        return f"{p['flavour']}/{p['channel_order']}" if {"flavour", "channel_order"} <= set(p) else "?"
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,9 @@ class Truth:
     """Labels of one split, one row per image.
 
     ids: arrow string array (n,); source: int8 (n,) class index (0 = real); semantic: int8
-    (n,) semantic index; perturbation: int8 (n,) perturbation index, -1 for none; severity:
-    int8 (n,), 0 for none.
+    (n,) semantic index; perturbation: int8 (n,) perturbation index, -1 for none,
+    ``len(spec.perturbations)`` for unknown (a release's processed image whose perturbation
+    its files do not name); severity: int8 (n,), 0 for none or unknown.
     """
 
     ids: pa.Array
@@ -98,6 +110,8 @@ def truth_from_table(table: pa.Table, info: TruthInfo, spec: Spec = SPEC) -> Tru
     for name in encoded.dictionary.to_pylist():
         if name == NO_PERTURBATION:
             lut.append(-1)
+        elif name == UNKNOWN_PERTURBATION:
+            lut.append(len(spec.perturbations))
         elif name in spec.perturbation_names:
             lut.append(spec.perturbation(name).index)
         else:
@@ -140,6 +154,8 @@ def load_truth(path_or_repo: str | os.PathLike | None = None, config: str = "def
     version = str(manifest.spec.get("version", "?"))
     check_spec_version(version, location, spec)
     table = read_table(root, config, split, columns=TRUTH_COLUMNS, spec=spec)
+    protocol = manifest.spec.get("protocol")
     info = TruthInfo(location=location, config=config, split=split, spec_version=version,
-                     fingerprint=manifest.fingerprint, preset=manifest.preset)
+                     fingerprint=manifest.fingerprint, preset=manifest.preset,
+                     protocol=dict(protocol) if isinstance(protocol, dict) else None)
     return truth_from_table(table, info, spec)

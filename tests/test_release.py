@@ -161,3 +161,120 @@ def test_cli_imports(tmp_path, capsys):
     assert main(["import-release", str(release), "--out", str(out), "--no-progress"]) == 0
     assert "imported 34 images" in capsys.readouterr().out
     assert read_manifest(out).build["kind"] == "import-release"
+
+
+def make_processed(release, processed, *, name_perturbations, jpeg_every=4):
+    """The processed test set beside a release: the test CSV's images, already perturbed (here:
+    noise added by the test), at the same relative paths; optionally a test CSV naming each
+    image's perturbation. Returns {relative path: (perturbation, severity)}."""
+    from attribution88 import perturb
+
+    rows = list(csv.DictReader(open(release / "test.csv", newline="")))
+    named = {}
+    names = SPEC.perturbation_names
+    for k, row in enumerate(rows):
+        src = Image.open(release / row["path"]).convert("RGB")
+        pert, sev = ("none", 0) if k % 3 == 0 else (names[k % len(names)], 1 + k % 5)
+        pixels = np.asarray(src) if pert == "none" else perturb.apply(np.asarray(src), "gaussian_noise", 2, k)
+        dst = processed / row["path"]
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fmt = "JPEG" if k % jpeg_every == 1 else "PNG"
+        Image.fromarray(pixels).save(dst, format=fmt)
+        named[row["path"]] = (pert, sev)
+        if name_perturbations:
+            # both spellings the reader takes: the name, and the official corruption number
+            row["perturbation"] = pert if k % 2 else str(SPEC.perturbation(pert).index) if pert != "none" else ""
+            row["severity"] = str(sev) if pert != "none" else ""
+    if name_perturbations:
+        with open(processed / "test.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, ["path", "label", "dlabel", "perturbation", "severity"])
+            w.writeheader()
+            w.writerows(rows)
+    return named
+
+
+@pytest.mark.parametrize("name_perturbations", [False, True])
+def test_processed_test_set_is_kept_byte_for_byte(tmp_path, name_perturbations):
+    release = make_release(tmp_path / "release")
+    processed = tmp_path / "processed"
+    named = make_processed(release, processed, name_perturbations=name_perturbations)
+    splits = None
+    if name_perturbations:  # the processed set's own test.csv, the release's train/val
+        splits = tmp_path / "splits"
+        splits.mkdir()
+        for f in ("train.csv", "val.csv"):
+            (splits / f).write_bytes((release / f).read_bytes())
+        (splits / "test.csv").write_bytes((processed / "test.csv").read_bytes())
+    out = tmp_path / "out"
+    m = import_release(release, out, processed_test=processed, splits_dir=splits, progress=False)
+    assert m.build["processed_test"] == str(processed.resolve())
+    assert m.spec["version"] == SPEC.version and m.spec["protocol"]["flavour"] == "repmix"
+    test = datasets.load_dataset(str(out), split="test").cast_column(
+        "image", datasets.Image(decode=False)).to_list()
+    assert len(test) == len(named) == 18
+    for r in test:
+        rel = r["origin"].removeprefix("release-processed:")
+        assert r["origin"].startswith("release-processed:")
+        assert r["image"]["bytes"] == (processed / rel).read_bytes()  # never re-encoded or re-perturbed
+        assert r["perturbation_seed"] is None
+        if name_perturbations:
+            assert (r["perturbation"], r["severity"]) == named[rel]
+        else:
+            assert (r["perturbation"], r["severity"]) == ("unknown", 0)
+    report = verify(out)
+    assert report.ok, report.spec_violations[:3]
+    card = (out / "README.md").read_text()
+    assert "processed test set" in card and "byte for byte" in card
+    configs = {c["config_name"] for c in __import__("attribution88.format.card", fromlist=["x"]).card_metadata(m)["configs"]}
+    if name_perturbations:
+        assert {"test_seen", "test_unseen_perturbations", "test_clean"} <= configs
+    else:  # the condition of an image is unknown: no subset can be built
+        assert configs == {"default"}
+        assert "cannot be built" in card
+
+
+def test_processed_test_set_is_scored_with_unknown_perturbations(tmp_path):
+    from attribution88.eval import load_truth
+    from attribution88.eval.breakdown import breakdowns
+
+    release = make_release(tmp_path / "release")
+    make_processed(release, tmp_path / "processed", name_perturbations=False)
+    import_release(release, tmp_path / "out", processed_test=tmp_path / "processed", progress=False)
+    truth = load_truth(tmp_path / "out")
+    assert truth.info.protocol["flavour"] == "repmix" and truth.info.protocol_name == "repmix/BGR"
+    _, groups = breakdowns(truth)
+    by_name = {b.name: [g for g, _ in b.groups] for b in groups}
+    assert by_name["perturbation"] == ["unknown"] and "subset" not in by_name
+    assert set(by_name["test_group"]) == {"seen_sem-unknown_pert", "unseen_sem-unknown_pert"}
+
+
+def test_processed_test_set_problems_are_listed(tmp_path):
+    release = make_release(tmp_path / "release")
+    processed = tmp_path / "processed"
+    make_processed(release, processed, name_perturbations=True)
+    rows = (processed / "test.csv").read_text().splitlines()
+    rows[2] = rows[2].rsplit(",", 2)[0] + ",fog,9"          # severity out of range
+    rows[3] = rows[3].rsplit(",", 2)[0] + ",sunburn,2"      # unknown perturbation
+    rows[4] = rows[4].rsplit(",", 2)[0] + ",23,2"           # corruption number out of range
+    (processed / "test.csv").write_text("\n".join(rows) + "\n")
+    first = csv.DictReader(open(processed / "test.csv")).__next__()["path"]
+    (processed / first).unlink()
+    with pytest.raises(ReleaseImportError) as e:
+        import_release(release, tmp_path / "out", processed_test=processed, splits_dir=processed,
+                       progress=False)
+    msg = str(e.value)
+    assert "severity '9' for fog" in msg and "unknown perturbation 'sunburn'" in msg
+    assert "perturbation number 23" in msg and "in the processed test set" in msg
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ReleaseImportError, match="no such processed test set folder"):
+        import_release(release, tmp_path / "out", processed_test=tmp_path / "nowhere", progress=False)
+
+
+def test_cli_imports_a_processed_test_set(tmp_path, capsys):
+    release = make_release(tmp_path / "release")
+    make_processed(release, tmp_path / "processed", name_perturbations=False)
+    out = tmp_path / "out"
+    assert main(["import-release", str(release), "--out", str(out), "--processed-test",
+                 str(tmp_path / "processed"), "--no-progress"]) == 0
+    assert "imported 34 images" in capsys.readouterr().out
+    assert read_manifest(out).build["protocol"]["channel_order"] == "BGR"

@@ -78,6 +78,7 @@ def test_score_prints_the_report_and_writes_the_results_document(tmp_path, run, 
     manifest = json.loads((tiny_dataset / "manifest.json").read_text())
     assert doc["truth"]["fingerprint"] == manifest["fingerprint"]
     assert doc["truth"]["spec_version"] == SPEC.version and doc["truth"]["config"] == "default"
+    assert doc["truth"]["protocol"] == SPEC.protocol.to_dict()
     assert doc["bootstrap"] == {**doc["bootstrap"], "resamples": 200, "seed": 88, "level": 0.95}
     acc = doc["metrics"]["attribution_accuracy"]
     assert acc["value"] == pytest.approx(np.mean(pred == truth.source))
@@ -166,15 +167,17 @@ def test_test_subset_config(tmp_path, run, truth, tiny_dataset):
     assert doc["metrics"]["attribution_accuracy"]["value"] == 1.0
 
 
-def test_truth_of_another_spec_version_is_refused(tmp_path, run, truth, tiny_dataset):
+@pytest.mark.parametrize("version", ["1.0.0", "2.1.0", "3.0.0"])
+def test_truth_of_another_spec_version_is_refused(tmp_path, run, truth, tiny_dataset, version):
+    # 1.0.0: a dataset perturbed with the imagecorruptions protocol, before spec 2.0
     other = tmp_path / "other"
     shutil.copytree(tiny_dataset, other)
     manifest = json.loads((other / "manifest.json").read_text())
-    manifest["spec"]["version"] = "2.0.0"
+    manifest["spec"]["version"] = version
     (other / "manifest.json").write_text(json.dumps(manifest))
     path, _, _ = simulate(truth, 0.6, 7, tmp_path / "preds.csv")
     code, out, err = run("score", path, truth_dir=other)
-    assert code == 1 and "built with benchmark spec 2.0.0" in err and SPEC.version in err
+    assert code == 1 and f"built with benchmark spec {version}" in err and SPEC.version in err
 
 
 def test_truth_of_another_patch_version_is_accepted(tmp_path, run, truth, tiny_dataset):

@@ -16,6 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--splits", metavar="DIR", help="folder of train.csv/val.csv/test.csv "
                    "(default: ROOT, then ROOT/splits)")
     p.add_argument("--data-root", metavar="DIR", help="folder the CSV paths are relative to (default: ROOT)")
+    p.add_argument("--processed-test", metavar="DIR", help="the official processed test set "
+                   "(already perturbed; same relative paths as the test CSV): its images are "
+                   "kept byte for byte instead of being perturbed here. A test CSV may name each "
+                   "image's perturbation in optional columns `perturbation` (name or number "
+                   "0-18) and `severity`")
     p.add_argument("--label-map", metavar="FILE", help="TOML table of the release's label/dlabel "
                    "indices (default: the packaged release.toml; see its comments)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -26,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     manifest = import_release(args.root, args.out, label_map=LabelMap.load(args.label_map),
                               splits_dir=args.splits, data_root=args.data_root,
+                              processed_test=args.processed_test,
                               progress=not args.no_progress)
     counts = manifest.counts()
     splits = ", ".join(f"{k} {v:,}" for k, v in counts["splits"].items())

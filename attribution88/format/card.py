@@ -108,7 +108,8 @@ def render_card(manifest: Manifest, spec: Spec = SPEC) -> str:
         f"when re-shared. This folder was made by the `attribution88` toolkit "
         f"(version {manifest.tool_version}).")
     parts.append(_table(["", ""], [
-        ["spec version", spec.version], ["preset", manifest.preset],
+        ["spec version", spec.version], ["perturbation protocol", spec.protocol.describe()],
+        ["preset", manifest.preset],
         ["made by", build.get("kind", "?")], ["images", f"{counts['total']:,}"],
         ["cells", f"{len(manifest.cells)} of {len(spec.cells())}"],
         ["fingerprint", f"`{manifest.fingerprint}`"]]))
@@ -145,8 +146,13 @@ def render_card(manifest: Manifest, spec: Spec = SPEC) -> str:
         f"- Unseen perturbations (test only): "
         f"{', '.join(f'{p.index} {p.name}' for p in spec.unseen_perturbations())}.\n"
         f"- Test images are clean, or carry one seen or one unseen perturbation (equal shares), "
-        f"severity 1-5, applied at {spec.protocol.work_size} px and resized back; the choice and its "
-        f"seed derive from the image id, so the test split is the same on every machine.\n"
+        f"severity 1-5; the choice and its seed derive from the image id, so the test split is "
+        f"the same on every machine.\n"
+        f"- Perturbation protocol `{spec.protocol.flavour}`, as the official RepMix code applies "
+        f"ImageNet-C: the image is resized ({spec.protocol.resize}) to {spec.protocol.work_size} px, "
+        f"put in {spec.protocol.channel_order} channel order, corrupted with the "
+        f"{'original ImageNet-C (imagenet_c)' if spec.protocol.flavour == 'repmix' else spec.protocol.flavour} "
+        f"definitions, returned to RGB and resized back.\n"
         f"- Images are stored as lossless PNG: JPEG would destroy the fingerprints studied.")
     parts.append("## Columns\n\n" + _table(["column", "meaning"], [[f"`{k}`", v] for k, v in COLUMNS.items()]))
     for section in build.get("sections", []):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..errors import DatasetFormatError, UsageError
 from ..ids import Assignment, assign, image_id
-from ..spec import NO_PERTURBATION, SPEC, Cell, Preset, Spec, test_group
+from ..spec import (NO_PERTURBATION, SPEC, UNKNOWN_CONDITION, UNKNOWN_PERTURBATION, Cell, Preset,
+                    Spec, test_group)
 from .card import render_card
 from ..atomic import TMP_GLOB, write_json, write_text
 from .manifest import AUX_FILES, MANIFEST, Manifest, read_manifest, scan_manifest
@@ -31,9 +32,12 @@ DEFAULT_OUTPUT = "attribution88"
 
 
 def condition_of(perturbation: str, spec: Spec = SPEC) -> str:
-    """clean / seen_pert / unseen_pert for a recorded perturbation name."""
+    """clean / seen_pert / unseen_pert for a recorded perturbation name (unknown_pert for a
+    release's already-perturbed image whose perturbation its files do not name)."""
     if perturbation == NO_PERTURBATION:
         return "clean"
+    if perturbation == UNKNOWN_PERTURBATION:
+        return UNKNOWN_CONDITION
     return "seen_pert" if spec.perturbation(perturbation).seen else "unseen_pert"
 
 
