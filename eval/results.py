@@ -19,7 +19,9 @@ from ..errors import ResultsFormatError
 from .truth import TruthInfo
 
 #: Layout version of the results document. Bump when a key changes meaning or moves.
-SCHEMA_VERSION = 1
+#: 2: the optional ``adversarial`` section (`attribution88 attack`); version 1 documents read
+#: as having none.
+SCHEMA_VERSION = 2
 #: Value of the ``kind`` key of each document.
 SCORE_KIND = "attribution88.score"
 COMPARE_KIND = "attribution88.compare"
@@ -179,6 +181,54 @@ def _check_header(d: Any, kind: str) -> int:
 
 
 @dataclass(frozen=True)
+class EpsResult:
+    """Errors at one budget (eps in units of 1/255)."""
+
+    eps: float
+    attribution_error: Estimate
+    detection_error: Estimate
+
+    def to_dict(self) -> dict:
+        return {"eps": self.eps, "attribution_error": self.attribution_error.to_dict(),
+                "detection_error": self.detection_error.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EpsResult:
+        return cls(float(d["eps"]), Estimate.from_dict(d.get("attribution_error")),
+                   Estimate.from_dict(d.get("detection_error")))
+
+
+@dataclass(frozen=True)
+class AdversarialReport:
+    """The ``adversarial`` section of a results document (`attribution88.eval.attack`)."""
+
+    attack: str  # "pgd-linf"
+    steps: int
+    step_rule: str  # how the step size was chosen
+    seed: int
+    n: int  # attacked images
+    model: str  # what was attacked (run folder and model name)
+    per_eps: tuple[EpsResult, ...]
+    checks: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"attack": self.attack, "steps": self.steps, "step_rule": self.step_rule,
+                "seed": self.seed, "n": self.n, "model": self.model,
+                "per_eps": [e.to_dict() for e in self.per_eps], "checks": dict(self.checks),
+                "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AdversarialReport:
+        return cls(attack=str(d.get("attack", "pgd-linf")), steps=int(d.get("steps", 0)),
+                   step_rule=str(d.get("step_rule", "")), seed=int(d.get("seed", 0)),
+                   n=int(d.get("n", 0)), model=str(d.get("model", "")),
+                   per_eps=tuple(EpsResult.from_dict(e) for e in d.get("per_eps", ())),
+                   checks=dict(d.get("checks") or {}),
+                   warnings=tuple(str(w) for w in d.get("warnings", ())))
+
+
+@dataclass(frozen=True)
 class ScoreResult:
     """Everything `attribution88 score` reports about one submission."""
 
@@ -193,6 +243,7 @@ class ScoreResult:
     breakdown_titles: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    adversarial: AdversarialReport | None = None
 
     @property
     def metrics(self) -> dict[str, Estimate]:
@@ -215,6 +266,7 @@ class ScoreResult:
                                   "groups": [g.to_dict() for g in groups]}
                            for name, groups in self.breakdowns.items()},
             "warnings": list(self.warnings),
+            **({"adversarial": self.adversarial.to_dict()} if self.adversarial else {}),
         }
 
     @classmethod
@@ -239,7 +291,9 @@ class ScoreResult:
                        confusion=Confusion.from_dict(d.get("confusion_matrix") or {}),
                        breakdowns=breakdowns, breakdown_titles=titles,
                        warnings=tuple(str(w) for w in d.get("warnings", ())),
-                       schema_version=version)
+                       schema_version=version,
+                       adversarial=(AdversarialReport.from_dict(d["adversarial"])
+                                    if isinstance(d.get("adversarial"), dict) else None))
         except (AttributeError, TypeError, ValueError) as e:
             if isinstance(e, ResultsFormatError):
                 raise
