@@ -45,7 +45,7 @@ def record_from_results(results: str | os.PathLike | Any, name: str, *, paper: s
               "images": result.overall.n, "submission_sha256": result.submission.sha256},
         source=(f"attribution88 score {result.tool_version}, submission {result.submission.name} "
                 f"(sha256 {str(result.submission.sha256)[:16]})"),
-        notes=notes, configuration=configuration.strip().lower())
+        notes=notes, configuration=configuration.strip().lower(), results=result.to_dict())
     record.validate(f"{where} as {name!r}")
     return record
 

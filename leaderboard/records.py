@@ -8,6 +8,7 @@ measured on different data are never ranked together (`Record.data_key`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -16,12 +17,14 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from attribution88.errors import ResultsFormatError, UsageError
 
 #: Layout version of a record. Bump when a key changes meaning or moves.
-#: 2: `configuration`, `adversarial`, and `data.set` for published records (1 had one published
-#: set, the Attribution88 test set, which version-1 records are read as).
+#: 2: `configuration`, `adversarial`, `results` (a scored entry's whole results document), and
+#: `data.set` for published records (1 had one published set, the Attribution88 test set, which
+#: version-1 records are read as).
 SCHEMA_VERSION = 2
 #: Metrics a record may carry, in display order, with their headers; higher is better except
 #: for log loss.
@@ -109,6 +112,9 @@ class Record:
     configuration: str = ""
     #: attribution error under adversarial attack, by L-infinity budget ("8/255")
     adversarial: dict[str, Metric] = field(default_factory=dict)
+    #: a scored entry's results document, as `attribution88 score --json` wrote it (breakdowns,
+    #: confusion matrix, per-source metrics: what its page shows)
+    results: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -117,10 +123,15 @@ class Record:
 
     @property
     def slug(self) -> str:
-        """File name stem: the name, and what it was measured on."""
+        """File name stem: the name, and what it was measured on; a name that is not all
+        ASCII (e.g. in Arabic script), or too long for a file name, adds a hash of itself, so that
+        such names stay apart."""
         where = (f"{self.data.get('set')}-published" if self.kind == "published" else
                  f"{str(self.data.get('fingerprint'))[:12]}-{self.data.get('config')}-{self.data.get('split')}")
-        return _SLUG.sub("-", f"{self.name}-{where}".lower()).strip("-")
+        name = _SLUG.sub("-", self.name.lower()).strip("-")
+        if not self.name.isascii() or not name or len(name) > 60:  # long names: a short file name
+            name = f"{name[:60]}-{hashlib.sha256(self.name.encode()).hexdigest()[:8]}".strip("-")
+        return _SLUG.sub("-", f"{name}-{where}".lower()).strip("-")
 
     @property
     def data_key(self) -> str:
@@ -140,6 +151,8 @@ class Record:
         if self.adversarial:
             d["adversarial"] = {"attribution_error": {k: m.to_dict() for k, m in self.adversarial_by_eps()}}
         d.update(source=self.source, notes=self.notes)
+        if self.results:
+            d["results"] = self.results
         return d
 
     @classmethod
@@ -163,11 +176,14 @@ class Record:
                 data.setdefault("set", "test")  # version 1 knew one published set
             adversarial = {str(k): Metric.from_dict(m) for k, m in
                            ((d.get("adversarial") or {}).get("attribution_error") or {}).items()}
+            results = d.get("results") or {}
+            if not isinstance(results, dict) or results and results.get("kind") != "attribution88.score":
+                raise ResultsFormatError(f"{where}: 'results' is not the document of `attribution88 score`")
             record = cls(name=str(d["name"]).strip(), kind=str(d["kind"]), date=str(d["date"]),
                          metrics=metrics, reference={str(k): str(v) for k, v in (d.get("reference") or {}).items()},
                          data=data, source=str(d.get("source", "")), notes=str(d.get("notes", "")),
                          configuration=str(d.get("configuration") or ""), adversarial=adversarial,
-                         schema_version=SCHEMA_VERSION)
+                         results=results, schema_version=SCHEMA_VERSION)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             if isinstance(e, ResultsFormatError):
                 raise
@@ -200,6 +216,8 @@ class Record:
         if self.configuration and not _CONFIGURATION.match(self.configuration):
             problems.append(f"configuration {self.configuration!r} is not lower-case words separated by '/' "
                             "(e.g. repmix/no-compound-loss)")
+        if self.reference.get("url") and not safe_url(self.reference["url"]):
+            problems.append(f"link {self.reference['url'][:80]!r} is not an http(s) URL")
         if self.kind == "scored" and not self.data.get("fingerprint"):
             problems.append("a scored record needs the truth dataset's fingerprint")
         if self.kind == "published" and self.data.get("set") not in PUBLISHED_SETS:
@@ -207,6 +225,21 @@ class Record:
                             f"(not {self.data.get('set')!r})")
         if problems:
             raise ResultsFormatError(f"{where}: {'; '.join(problems)}")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL without spaces or control characters, else
+    None (``javascript:``, ``data:``, relative and protocol-relative links are refused)."""
+    if not url:
+        return None
+    url = str(url).strip()
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def _opt(x: Any) -> float | None:

@@ -83,8 +83,11 @@ def test_add_writes_to_the_checkout_and_never_into_the_installed_package(results
 
 def test_render_and_list_commands(tmp_path, capsys):
     out = tmp_path / "page.md"
-    assert main(["leaderboard", "render", "--out", str(out)]) == 0
+    assert main(["leaderboard", "render", "--markdown", str(out)]) == 0
     assert out.read_text() == PAGE.read_text()
+    assert main(["leaderboard", "render", "--out", str(tmp_path / "site"), "--markdown", str(out)]) == 0
+    assert (tmp_path / "site" / "LEADERBOARD.md").read_text() == PAGE.read_text()
+    assert (tmp_path / "site" / "index.html").is_file()
     assert main(["leaderboard", "list"]) == 0
     out = capsys.readouterr().out
     assert "0.8207  RepMix  [published/test]" in out and "0.9994  RepMix  [published/control]" in out
