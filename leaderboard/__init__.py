@@ -6,6 +6,11 @@ matches the records. Each record says what it was evaluated on: figures publishe
 paper on one of its evaluation sets (`kind: "published"`), or figures scored by this tool on a
 dataset identified by its fingerprint (`kind: "scored"`). Numbers measured on different data
 are never ranked together.
+
+Modules: `records` (the record and the store), `add` (scored results into the store), `board`
+(tables and side-by-side configurations), `markdown` and `site` (+ `charts`, `templates/`,
+`static/`) the two renderings, `serve` (localhost), `browser` (headless Chromium: screenshots
+and the browser tests), `hub` (push and pull the records to a Hugging Face dataset repository).
 """
 
 from .add import add_results, record_from_results

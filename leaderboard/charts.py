@@ -113,7 +113,7 @@ def robustness_charts(groups: dict[str, tuple[int, float | None]], spec: Spec = 
     w, h, left, top, bottom = 420, 260, 48, 16, 40
     plot_w, plot_h = w - left - 16, h - top - bottom
     curve = Chart(w, h, "Attribution accuracy per severity, mean over the seen and over the unseen "
-                        "perturbations (weighted by images); dashed: clean images")
+                        "perturbations (weighted by images); dotted: clean images")
 
     def xy(s: float, v: float) -> tuple[float, float]:
         return (left + plot_w * (s - sev[0]) / max(sev[-1] - sev[0], 1), top + plot_h * (1 - v))

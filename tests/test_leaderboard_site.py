@@ -503,3 +503,11 @@ def test_the_screenshot_command_writes_the_main_page(store, tmp_path, capsys):
         assert im.format == "PNG" and im.width == 1024 and im.height > 1500
         colours = im.convert("RGB").resize((64, 64)).getcolors(4096)
         assert len(colours) > 20  # a rendered page, not a blank one
+
+
+def test_screenshot_without_a_browser_says_what_to_install_in_one_line(store, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ATTRIBUTION88_CHROMIUM", str(tmp_path / "no-chromium"))
+    assert main(["leaderboard", "screenshot", "--records", str(store), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert "apt-get install chromium chromium-driver" in err and err.count("\n") == 1
+    assert not (tmp_path / "x.png").exists()

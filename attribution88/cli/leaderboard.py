@@ -11,10 +11,11 @@ HELP = "add a scored submission to the leaderboard records, list them, render, s
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["add", "list", "render", "serve", "screenshot"],
+    p.add_argument("action", choices=["add", "list", "render", "serve", "screenshot", "push", "pull"],
                    help="add RESULTS.json as a record; list the records; render the site (--out) "
                    "and/or the Markdown page (--markdown; default: print it); serve the site on "
-                   "localhost; screenshot the main page (--out PNG)")
+                   "localhost; screenshot the main page (--out PNG); push the records to / pull "
+                   "them from a Hugging Face dataset repository (--repo)")
     p.add_argument("results", nargs="?", help="add: the --json output of attribution88 score")
     p.add_argument("--records", metavar="DIR", help="records folder (default: leaderboard/records of the "
                    "repository checkout you run it in; else, except for add, the packaged records)")
@@ -25,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--configuration", default="", metavar="NAME",
                    help="add: the model configuration, e.g. repmix or repmix/no-compound-loss; the "
                    "board shows the paper's figures for the same configuration beside yours")
-    p.add_argument("--replace", action="store_true", help="add: overwrite an existing entry")
+    p.add_argument("--replace", action="store_true", help="add: overwrite an existing entry; "
+                   "pull: take the repository's version of records that differ")
     p.add_argument("--out", metavar="PATH", help="render: the site's folder (SITE/); screenshot: the PNG")
     p.add_argument("--markdown", metavar="FILE", help="render: write the Markdown page here")
     p.add_argument("--site", metavar="DIR", help="serve: a rendered site (default: render the records "
@@ -33,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="serve: the port on 127.0.0.1 (0: any free "
                    "one; default 8000)")
     p.add_argument("--width", type=int, default=1280, help="screenshot: the page width in pixels")
+    p.add_argument("--repo", metavar="ORG/NAME", help="push/pull: the dataset repository on the Hub")
+    p.add_argument("--revision", help="push/pull: a branch of the repository (default: main)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
                                    configuration=args.configuration)
         print(f"added {record.name!r} ({RANK_BY} {record.metrics[RANK_BY].value:.4f}) as {path}")
         return 0
+    if args.action in ("push", "pull"):
+        return _sync(args, directory)
     if args.action == "serve" and args.site:
         return _serve(Path(args.site), args.port)
     records = load_records(directory or default_records_dir())
@@ -112,4 +118,23 @@ def _serve(site: Path, port: int) -> int:
         serve_forever(site, port, ready=lambda url: print(f"serving {site} at {url} (Ctrl-C stops)", flush=True))
     except KeyboardInterrupt:
         print("stopped")
+    return 0
+
+
+def _sync(args: argparse.Namespace, directory: Path | None) -> int:
+    from ..errors import UsageError
+    from ..leaderboard import hub
+
+    if not args.repo or args.repo.count("/") != 1:
+        raise UsageError(f"leaderboard {args.action} needs --repo ORG/NAME (a dataset repository)")
+    if directory is None:
+        raise UsageError(f"leaderboard {args.action}: no records folder here; run it in a checkout "
+                         "of the attribution88 repository or give --records DIR")
+    if args.action == "push":
+        n = hub.push(directory, args.repo, revision=args.revision)
+        print(f"pushed {n} records to https://huggingface.co/datasets/{args.repo}")
+        return 0
+    written, same = hub.pull(directory, args.repo, revision=args.revision, replace=args.replace)
+    print(f"pulled {len(written)} new or changed records from {args.repo} into {directory} "
+          f"({same} already there); render the pages again to show them")
     return 0
