@@ -207,3 +207,12 @@ def test_adding_to_a_broken_store_writes_nothing(results, tmp_path, capsys):
     assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "Mine"]) == 1
     assert "not a JSON object" in capsys.readouterr().err
     assert _store(records) == before
+
+
+def test_file_names_stay_short_and_apart_for_long_and_non_latin_names():
+    base = _record()
+    names = ["نموذج", "نموذج آخر", "模型", "x" * 300, "x" * 299 + "y"]
+    slugs = [Record.from_dict({**base, "name": n}).slug for n in names]
+    assert len(set(slugs)) == len(slugs)
+    assert all(len(s) < 100 and s.endswith("-test-published") and s[0] != "-" for s in slugs)
+    assert Record.from_dict(base).slug == "repmix-test-published"
