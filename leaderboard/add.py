@@ -24,6 +24,7 @@ def record_from_results(results: str | os.PathLike | Any, name: str, *, paper: s
 
     where = os.fspath(results) if isinstance(results, (str, os.PathLike)) else "results"
     result = read_results(results) if isinstance(results, (str, os.PathLike)) else results
+    adversarial = _adversarial(results, where) if isinstance(results, (str, os.PathLike)) else {}
     if not isinstance(result, ScoreResult):
         raise ResultsFormatError(f"{where}: not the results of `attribution88 score`")
     truth = result.truth
@@ -45,7 +46,8 @@ def record_from_results(results: str | os.PathLike | Any, name: str, *, paper: s
               "images": result.overall.n, "submission_sha256": result.submission.sha256},
         source=(f"attribution88 score {result.tool_version}, submission {result.submission.name} "
                 f"(sha256 {str(result.submission.sha256)[:16]})"),
-        notes=notes, configuration=configuration.strip().lower(), results=result.to_dict())
+        notes=notes, configuration=configuration.strip().lower(), adversarial=adversarial,
+        results=result.to_dict())
     record.validate(f"{where} as {name!r}")
     return record
 
@@ -71,3 +73,17 @@ def add_results(directory: str | os.PathLike, results: str | os.PathLike, name: 
             raise UsageError(f"{results}: {r.name!r} is already on the board for this data; "
                              "pass --replace to overwrite this entry")
     return record, write_record(directory, record, replace=replace)
+
+
+def _adversarial(path: str | os.PathLike, where: str) -> dict[str, Metric]:
+    """The attribution error per budget of a results document's ``adversarial`` section, when it
+    has one: ``{"attribution_error": {"8/255": {"value", "low", "high"}, ...}}`` (the layout of
+    a record's own ``adversarial``)."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        section = json.load(f).get("adversarial") or {}
+    try:
+        return {str(k): Metric.from_dict(m) for k, m in (section.get("attribution_error") or {}).items()}
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise ResultsFormatError(f"{where}: malformed adversarial section ({type(e).__name__}: {e})") from None

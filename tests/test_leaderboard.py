@@ -216,3 +216,25 @@ def test_file_names_stay_short_and_apart_for_long_and_non_latin_names():
     assert len(set(slugs)) == len(slugs)
     assert all(len(s) < 100 and s.endswith("-test-published") and s[0] != "-" for s in slugs)
     assert Record.from_dict(base).slug == "repmix-test-published"
+
+
+def test_adversarial_errors_of_a_results_document_reach_the_record_and_the_site(results, tmp_path):
+    from attribution88.leaderboard import add_results
+    from attribution88.leaderboard.site import render_site
+
+    d = json.loads(results.read_text())
+    d["adversarial"] = {"attribution_error": {"8/255": {"value": 0.4, "low": 0.35, "high": 0.45},
+                                              "2/255": {"value": 0.3, "low": 0.25, "high": 0.35}}}
+    attacked = tmp_path / "attacked.json"
+    attacked.write_text(json.dumps(d))
+    records = tmp_path / "records"
+    records.mkdir()
+    record, _ = add_results(records, attacked, "Attacked")
+    assert [(e, m.value) for e, m in record.adversarial_by_eps()] == [("2/255", 0.3), ("8/255", 0.4)]
+    render_site(load_records(records), tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert ">Adversarial attack</button>" in index and 'col-adversarial" data-sort="0.4"' in index
+    d["adversarial"] = {"attribution_error": {"8/255": {"low": 0.1}}}
+    attacked.write_text(json.dumps(d))
+    with pytest.raises(ResultsFormatError, match="adversarial"):
+        add_results(records, attacked, "Attacked again")
