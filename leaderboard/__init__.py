@@ -1,22 +1,22 @@
-"""attribution88.leaderboard: one JSON record per entry, validated, rendered into a page.
+"""attribution88.leaderboard: one JSON record per entry, validated, rendered into pages.
 
-The page (`LEADERBOARD.md` beside this file) is a view of the records, never edited by hand:
-`attribution88 leaderboard render` writes it, and a test checks that it matches the records.
-Each record says what it was evaluated on. Figures published in papers on the official test
-set (`kind: "published"`) and figures scored by this tool on a dataset identified by its
-fingerprint (`kind: "scored"`) are ranked in separate tables: numbers measured on different
-data are never ranked together.
+The pages (`LEADERBOARD.md` beside this file) are a view of the records, never edited by hand:
+`attribution88 leaderboard render` writes them, and a test checks that the committed page
+matches the records. Each record says what it was evaluated on: figures published in the RepMix
+paper on one of its evaluation sets (`kind: "published"`), or figures scored by this tool on a
+dataset identified by its fingerprint (`kind: "scored"`). Numbers measured on different data
+are never ranked together.
+
+Modules: `records` (the record and the store), `add` (scored results into the store), `board`
+(tables and side-by-side configurations), `markdown` and `site` (+ `charts`, `templates/`,
+`static/`) the two renderings, `serve` (localhost), `browser` (headless Chromium: screenshots
+and the browser tests), `hub` (push and pull the records to a Hugging Face dataset repository).
 """
 
-from .records import (
-    METRICS,
-    PUBLISHED_DATA,
-    Record,
-    load_records,
-    record_from_results,
-    render_markdown,
-    write_record,
-)
+from .add import add_results, record_from_results
+from .board import Table, same_configuration, tables
+from .markdown import render_markdown
+from .records import METRICS, PUBLISHED_SETS, Record, load_records, write_record
 
-__all__ = ["METRICS", "PUBLISHED_DATA", "Record", "load_records", "record_from_results",
-           "render_markdown", "write_record"]
+__all__ = ["METRICS", "PUBLISHED_SETS", "Record", "Table", "add_results", "load_records",
+           "record_from_results", "render_markdown", "same_configuration", "tables", "write_record"]

@@ -1,21 +1,31 @@
-"""Leaderboard records: frozen, versioned, validated; and the page rendered from them."""
+"""Leaderboard records: frozen, versioned, validated; the store they live in.
+
+A record is one entry: a method's figures on one evaluation set. Published records quote a
+paper (`kind: "published"`) on one of the `PUBLISHED_SETS`; scored records were computed by
+`attribution88 score` on a dataset identified by its fingerprint (`kind: "scored"`). Records
+measured on different data are never ranked together (`Record.data_key`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from attribution88.errors import ResultsFormatError, UsageError
 
 #: Layout version of a record. Bump when a key changes meaning or moves.
-SCHEMA_VERSION = 1
+#: 2: `configuration`, `adversarial`, `results` (a scored entry's whole results document), and
+#: `data.set` for published records (1 had one published set, the Attribution88 test set, which
+#: version-1 records are read as).
+SCHEMA_VERSION = 2
 #: Metrics a record may carry, in display order, with their headers; higher is better except
 #: for log loss.
 METRICS: dict[str, str] = {
@@ -27,10 +37,47 @@ METRICS: dict[str, str] = {
     "log_loss": "Log loss",
 }
 KINDS = ("published", "scored")
-#: What the published figures were measured on.
-PUBLISHED_DATA = "Attribution88 test set of the official release, as reported by the papers"
+
+
+@dataclass(frozen=True)
+class PublishedSet:
+    """An evaluation set figures were published on."""
+
+    key: str
+    title: str
+    about: str
+
+
+#: The sets of the RepMix paper (ECCV 2022): Table 1 has the control set and the test set,
+#: the ablation study its own set. Figures on different sets are never ranked together.
+PUBLISHED_SETS: dict[str, PublishedSet] = {s.key: s for s in (
+    PublishedSet("test", "Attribution88 test set (published)",
+                 "The test set of the official Attribution88 release (11 semantics, 6 seen and 5 "
+                 "unseen; clean images and 19 ImageNet-C perturbations, 4 of them unseen), as "
+                 "reported in the RepMix paper, Table 1"),
+    PublishedSet("control", "\"1 Sem., Clean\" control set (published)",
+                 "The paper's control set: one semantic, no perturbation (Table 1, left block). It "
+                 "shows what each method does without the benchmark's difficulties; it is not the "
+                 "Attribution88 test set and is never ranked with it"),
+    PublishedSet("ablation", "Ablation study (published)",
+                 "The set of the RepMix paper's ablation study (RepMix with one component removed, "
+                 "or another backbone than ResNet-50); compare rows within this table only"),
+)}
 RANK_BY = "attribution_accuracy"
 _SLUG = re.compile(r"[^a-z0-9]+")
+#: A configuration: the model's registry name, then its ablation switches, "/"-separated
+#: (``repmix``, ``repmix/no-compound-loss``, ``repmix/vgg16``).
+_CONFIGURATION = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._=-]*)*$")
+#: An adversarial budget: L-infinity eps in pixel units of 1/255 (``8/255``).
+_EPS = re.compile(r"^(\d+(\.\d+)?)/255$")
+
+
+def eps_value(label: str) -> float:
+    """The budget of an adversarial key (``"8/255"`` -> 8/255)."""
+    m = _EPS.match(label)
+    if not m:
+        raise ValueError(f"adversarial budget {label!r} is not of the form N/255")
+    return float(m.group(1)) / 255
 
 
 @dataclass(frozen=True)
@@ -42,40 +89,71 @@ class Metric:
     def to_dict(self) -> dict:
         return {"value": self.value, "low": self.low, "high": self.high}
 
+    @classmethod
+    def from_dict(cls, m: Any) -> Metric:
+        m = m if isinstance(m, dict) else {"value": m}
+        return cls(float(m["value"]), _opt(m.get("low")), _opt(m.get("high")))
+
 
 @dataclass(frozen=True)
 class Record:
-    """One leaderboard entry."""
+    """One leaderboard entry: a method's figures on one evaluation set."""
 
     name: str
     kind: str  # "published" or "scored"
     date: str  # ISO date: of the paper (published) or of the scoring (scored)
     metrics: dict[str, Metric]
-    reference: dict[str, str] = field(default_factory=dict)  # paper, url, venue
+    reference: dict[str, str] = field(default_factory=dict)  # paper, url
     data: dict[str, Any] = field(default_factory=dict)  # what it was evaluated on
     source: str = ""  # where the numbers come from
     notes: str = ""
+    #: the model configuration (see `_CONFIGURATION`): published rows and scored runs of the
+    #: same configuration are shown side by side (never ranked together)
+    configuration: str = ""
+    #: attribution error under adversarial attack, by L-infinity budget ("8/255")
+    adversarial: dict[str, Metric] = field(default_factory=dict)
+    #: a scored entry's results document, as `attribution88 score --json` wrote it (breakdowns,
+    #: confusion matrix, per-source metrics: what its page shows)
+    results: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property
+    def published_set(self) -> PublishedSet | None:
+        return PUBLISHED_SETS.get(self.data.get("set", "")) if self.kind == "published" else None
+
+    @property
     def slug(self) -> str:
-        """File name stem: the name, and what it was measured on."""
-        where = ("published" if self.kind == "published" else
+        """File name stem: the name, and what it was measured on; a name that is not all
+        ASCII (e.g. in Arabic script), or too long for a file name, adds a hash of itself, so that
+        such names stay apart."""
+        where = (f"{self.data.get('set')}-published" if self.kind == "published" else
                  f"{str(self.data.get('fingerprint'))[:12]}-{self.data.get('config')}-{self.data.get('split')}")
-        return _SLUG.sub("-", f"{self.name}-{where}".lower()).strip("-")
+        name = _SLUG.sub("-", self.name.lower()).strip("-")
+        if not self.name.isascii() or not name or len(name) > 60:  # long names: a short file name
+            name = f"{name[:60]}-{hashlib.sha256(self.name.encode()).hexdigest()[:8]}".strip("-")
+        return _SLUG.sub("-", f"{name}-{where}".lower()).strip("-")
 
     @property
     def data_key(self) -> str:
         """Records with the same key were measured on the same data and can be ranked together."""
         if self.kind == "published":
-            return "published"
+            return f"published/{self.data.get('set')}"
         return f"{self.data.get('fingerprint')}/{self.data.get('config')}/{self.data.get('split')}"
 
+    def adversarial_by_eps(self) -> list[tuple[str, Metric]]:
+        return sorted(self.adversarial.items(), key=lambda kv: eps_value(kv[0]))
+
     def to_dict(self) -> dict:
-        return {"schema_version": self.schema_version, "name": self.name, "kind": self.kind,
-                "date": self.date, "reference": dict(self.reference), "data": dict(self.data),
-                "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
-                "source": self.source, "notes": self.notes}
+        d = {"schema_version": self.schema_version, "name": self.name, "kind": self.kind,
+             "date": self.date, "configuration": self.configuration,
+             "reference": dict(self.reference), "data": dict(self.data),
+             "metrics": {k: m.to_dict() for k, m in self.metrics.items()}}
+        if self.adversarial:
+            d["adversarial"] = {"attribution_error": {k: m.to_dict() for k, m in self.adversarial_by_eps()}}
+        d.update(source=self.source, notes=self.notes)
+        if self.results:
+            d["results"] = self.results
+        return d
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "record") -> Record:
@@ -92,13 +170,21 @@ class Record:
             for k, m in (d.get("metrics") or {}).items():
                 if k not in METRICS:
                     raise ResultsFormatError(f"{where}: unknown metric {k!r} (known: {', '.join(METRICS)})")
-                m = m if isinstance(m, dict) else {"value": m}
-                metrics[k] = Metric(float(m["value"]), _opt(m.get("low")), _opt(m.get("high")))
+                metrics[k] = Metric.from_dict(m)
+            data = dict(d.get("data") or {})
+            if version == 1 and d.get("kind") == "published":
+                data.setdefault("set", "test")  # version 1 knew one published set
+            adversarial = {str(k): Metric.from_dict(m) for k, m in
+                           ((d.get("adversarial") or {}).get("attribution_error") or {}).items()}
+            results = d.get("results") or {}
+            if not isinstance(results, dict) or results and results.get("kind") != "attribution88.score":
+                raise ResultsFormatError(f"{where}: 'results' is not the document of `attribution88 score`")
             record = cls(name=str(d["name"]).strip(), kind=str(d["kind"]), date=str(d["date"]),
                          metrics=metrics, reference={str(k): str(v) for k, v in (d.get("reference") or {}).items()},
-                         data=dict(d.get("data") or {}), source=str(d.get("source", "")),
-                         notes=str(d.get("notes", "")), schema_version=version)
-        except (KeyError, TypeError, ValueError) as e:
+                         data=data, source=str(d.get("source", "")), notes=str(d.get("notes", "")),
+                         configuration=str(d.get("configuration") or ""), adversarial=adversarial,
+                         results=results, schema_version=SCHEMA_VERSION)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             if isinstance(e, ResultsFormatError):
                 raise
             raise ResultsFormatError(f"{where}: malformed ({type(e).__name__}: {e})") from None
@@ -117,17 +203,43 @@ class Record:
             problems.append(f"date {self.date!r} is not an ISO date (YYYY-MM-DD)")
         if RANK_BY not in self.metrics:
             problems.append(f"no {RANK_BY} (the ranking metric)")
-        for k, m in self.metrics.items():
+        for k, m in [*self.metrics.items(), *(("adversarial " + e, m) for e, m in self.adversarial.items())]:
             upper = None if k == "log_loss" else 1.0
             for label, v in (("value", m.value), ("low", m.low), ("high", m.high)):
                 if v is not None and (v != v or v < 0 or (upper is not None and v > upper)):
                     problems.append(f"{k} {label} {v} out of range")
             if m.low is not None and m.high is not None and not m.low <= m.value <= m.high:
                 problems.append(f"{k}: value {m.value} outside its interval [{m.low}, {m.high}]")
+        for e in self.adversarial:
+            if not _EPS.match(e):
+                problems.append(f"adversarial budget {e!r} is not of the form N/255")
+        if self.configuration and not _CONFIGURATION.match(self.configuration):
+            problems.append(f"configuration {self.configuration!r} is not lower-case words separated by '/' "
+                            "(e.g. repmix/no-compound-loss)")
+        if self.reference.get("url") and not safe_url(self.reference["url"]):
+            problems.append(f"link {self.reference['url'][:80]!r} is not an http(s) URL")
         if self.kind == "scored" and not self.data.get("fingerprint"):
             problems.append("a scored record needs the truth dataset's fingerprint")
+        if self.kind == "published" and self.data.get("set") not in PUBLISHED_SETS:
+            problems.append(f"a published record needs data.set, one of {', '.join(PUBLISHED_SETS)} "
+                            f"(not {self.data.get('set')!r})")
         if problems:
             raise ResultsFormatError(f"{where}: {'; '.join(problems)}")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL without spaces or control characters, else
+    None (``javascript:``, ``data:``, relative and protocol-relative links are refused)."""
+    if not url:
+        return None
+    url = str(url).strip()
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def _opt(x: Any) -> float | None:
@@ -159,29 +271,6 @@ def load_records(directory: str | os.PathLike | None = None) -> list[Record]:
     return records
 
 
-def record_from_results(results: str | os.PathLike | Any, name: str, *, paper: str = "",
-                        url: str = "", notes: str = "") -> Record:
-    """A `scored` record from `attribution88 score --json` output (path or ScoreResult)."""
-    from attribution88.eval.results import ScoreResult, read_results
-
-    result = read_results(results) if isinstance(results, (str, os.PathLike)) else results
-    if not isinstance(result, ScoreResult):
-        raise ResultsFormatError(f"{results}: not the results of `attribution88 score`")
-    metrics = {k: Metric(e.value, e.low, e.high) for k, e in result.metrics.items()
-               if k in METRICS and e.value is not None}
-    truth = result.truth
-    record = Record(
-        name=name.strip(), kind="scored", date=result.scored_at[:10] or date.today().isoformat(),
-        metrics=metrics, reference={k: v for k, v in (("paper", paper), ("url", url)) if v},
-        data={"location": truth.location, "fingerprint": truth.fingerprint, "config": truth.config,
-              "split": truth.split, "spec_version": truth.spec_version, "preset": truth.preset,
-              "images": result.overall.n},
-        source=(f"attribution88 score {result.tool_version}, submission {result.submission.name} "
-                f"(sha256 {str(result.submission.sha256)[:16]})"), notes=notes)
-    record.validate(f"record for {name!r}")
-    return record
-
-
 def write_record(directory: str | os.PathLike, record: Record, *, replace: bool = False) -> Path:
     """Write ``record`` as ``SLUG.json`` (atomically); an existing entry is kept unless
     ``replace``."""
@@ -193,50 +282,3 @@ def write_record(directory: str | os.PathLike, record: Record, *, replace: bool 
         raise UsageError(f"{path} exists; pass --replace to overwrite this entry")
     write_json(path, record.to_dict())
     return path
-
-
-def _cell(m: Metric | None) -> str:
-    if m is None:
-        return "-"
-    if m.low is None or m.high is None:
-        return f"{m.value:.4f}"
-    return f"{m.value:.4f} [{m.low:.3f}, {m.high:.3f}]"
-
-
-def render_markdown(records: list[Record]) -> str:
-    """The leaderboard page: one table per evaluation data, ranked by attribution accuracy."""
-    groups: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        groups[r.data_key].append(r)
-    order = sorted(groups, key=lambda k: (k != "published", k))
-    parts = ["# Attribution88 leaderboard",
-             "Ranked by attribution accuracy (8-way: real + 7 GAN architectures) on the test split. "
-             "Tables never mix data: figures published on the official test set, and figures "
-             "scored by `attribution88 score` on a dataset identified by its fingerprint, are "
-             "ranked separately. This page is rendered from `leaderboard/records/*.json` by "
-             "`attribution88 leaderboard render`; do not edit it by hand. Intervals: 95% "
-             "bootstrap over images, where the scorer computed them."]
-    used = [k for k in METRICS if any(k in r.metrics for r in records)]
-    for key in order:
-        rows = sorted(groups[key], key=lambda r: (-r.metrics[RANK_BY].value, r.name))
-        if key == "published":
-            title, about = "Published results", PUBLISHED_DATA
-        else:
-            d = rows[0].data
-            title = f"Scored on `{str(d.get('fingerprint'))[:12]}` ({d.get('config')}/{d.get('split')})"
-            about = (f"{d.get('images', '?')} images, preset {d.get('preset') or '?'}, spec "
-                     f"{d.get('spec_version')}, at {d.get('location')}")
-            if d.get("preset") == "mini":
-                about += " — the mini preset's stand-in generators: a pipeline check, not a benchmark result"
-        header = ["#", "method", *[METRICS[k] for k in used], "reference", "date"]
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for i, r in enumerate(rows, 1):
-            ref = r.reference.get("paper", "")
-            if r.reference.get("url"):
-                ref = f"[{ref or 'link'}]({r.reference['url']})"
-            lines.append("| " + " | ".join([str(i), r.name, *[_cell(r.metrics.get(k)) for k in used],
-                                             ref, r.date]) + " |")
-        notes = [f"- {r.name}: {r.notes} (source: {r.source})" if r.notes else f"- {r.name}: {r.source}"
-                 for r in rows]
-        parts.append(f"## {title}\n\n{about}.\n\n" + "\n".join(lines) + "\n\n" + "\n".join(notes))
-    return "\n\n".join(parts) + "\n"

@@ -13,6 +13,7 @@ from attribution88.errors import ResultsFormatError
 from attribution88.format.reader import read_table
 from attribution88.leaderboard import load_records, render_markdown
 from attribution88.leaderboard.records import Record, default_records_dir
+from attribution88.spec import SPEC
 
 PAGE = Path(__file__).resolve().parents[1] / "leaderboard" / "LEADERBOARD.md"
 
@@ -21,7 +22,8 @@ def test_packaged_records_are_valid_and_rank_the_paper():
     records = load_records()
     assert {r.name for r in records} >= {"RepMix", "Yu et al.", "DCT-CNN", "PRNU"}
     assert all(r.kind == "published" for r in records)
-    top = max(records, key=lambda r: r.metrics["attribution_accuracy"].value)
+    test_set = [r for r in records if r.data["set"] == "test"]
+    top = max(test_set, key=lambda r: r.metrics["attribution_accuracy"].value)
     assert top.name == "RepMix" and top.metrics["attribution_accuracy"].value == 0.8207
 
 
@@ -58,6 +60,7 @@ def test_scored_results_become_a_separate_table(results, tmp_path, capsys):
     page = render_markdown(loaded)
     published, scored = page.split("## Scored on")
     assert "My model" not in published and "| 1 | My model |" in scored
+    assert "beside scored runs" not in page  # no configuration given: nothing to set beside
     assert "not a benchmark result" in scored  # a mini build is flagged
     assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "My model"]) == 2
     assert "--replace" in capsys.readouterr().err
@@ -80,14 +83,18 @@ def test_add_writes_to_the_checkout_and_never_into_the_installed_package(results
 
 def test_render_and_list_commands(tmp_path, capsys):
     out = tmp_path / "page.md"
-    assert main(["leaderboard", "render", "--out", str(out)]) == 0
+    assert main(["leaderboard", "render", "--markdown", str(out)]) == 0
     assert out.read_text() == PAGE.read_text()
+    assert main(["leaderboard", "render", "--out", str(tmp_path / "site"), "--markdown", str(out)]) == 0
+    assert (tmp_path / "site" / "LEADERBOARD.md").read_text() == PAGE.read_text()
+    assert (tmp_path / "site" / "index.html").is_file()
     assert main(["leaderboard", "list"]) == 0
-    assert "0.8207  RepMix" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0.8207  RepMix  [published/test]" in out and "0.9994  RepMix  [published/control]" in out
 
 
 def _record(**change):
-    d = json.loads((default_records_dir() / "repmix-published.json").read_text())
+    d = json.loads((default_records_dir() / "repmix-test-published.json").read_text())
     d.update(change)
     return d
 
@@ -101,6 +108,11 @@ def _record(**change):
     ({"date": "yesterday"}, "ISO date"),
     ({"kind": "scored"}, "fingerprint"),
     ({"metrics": {"attribution_accuracy": {"value": 0.5, "low": 0.6, "high": 0.7}}}, "outside its interval"),
+    ({"data": {"set": "somewhere"}}, "data.set"),
+    ({"configuration": "RepMix w/o loss"}, "configuration"),
+    ({"adversarial": {"attribution_error": {"0.03": 0.2}}}, "N/255"),
+    ({"adversarial": {"attribution_error": {"8/255": 1.5}}}, "out of range"),
+    ({"adversarial": "8/255"}, "malformed"),
 ])
 def test_bad_records_are_refused_with_the_reason(change, message):
     with pytest.raises(ResultsFormatError, match=message):
@@ -109,7 +121,7 @@ def test_bad_records_are_refused_with_the_reason(change, message):
 
 def test_duplicate_entries_and_bad_json_are_refused(tmp_path, capsys):
     shutil.copytree(default_records_dir(), tmp_path / "r")
-    shutil.copy(tmp_path / "r" / "repmix-published.json", tmp_path / "r" / "copy.json")
+    shutil.copy(tmp_path / "r" / "repmix-test-published.json", tmp_path / "r" / "copy.json")
     with pytest.raises(ResultsFormatError, match="already in"):
         load_records(tmp_path / "r")
     (tmp_path / "r" / "copy.json").write_text("{not json")
@@ -117,3 +129,112 @@ def test_duplicate_entries_and_bad_json_are_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not valid JSON" in err and err.count("\n") == 1
 
+
+
+def test_a_version_1_published_record_is_read_as_the_test_set():
+    d = _record(schema_version=1, data={"name": "Attribution88 official test set"})
+    d.pop("configuration"), d.pop("adversarial")
+    r = Record.from_dict(d)
+    assert r.data_key == "published/test" and r.slug == "repmix-test-published"
+    assert r.schema_version == 2 and r.to_dict()["schema_version"] == 2
+
+
+def _store(records):
+    return {p.name: p.read_bytes() for p in records.iterdir()}
+
+
+def test_a_scored_run_is_shown_beside_the_published_rows_of_its_configuration(results, tmp_path, capsys):
+    records = tmp_path / "records"
+    shutil.copytree(default_records_dir(), records)
+    assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "My RepMix",
+                 "--configuration", "RepMix/No-Compound-Loss"]) == 0
+    mine = next(r for r in load_records(records) if r.name == "My RepMix")
+    assert mine.configuration == "repmix/no-compound-loss"
+    page = render_markdown(load_records(records))
+    beside = page.split("## Published figures beside scored runs of the same configuration")[1]
+    assert beside.count("### ") == 1 and "### `repmix/no-compound-loss`" in beside
+    rows = [line for line in beside.splitlines() if line.startswith("| ") and "method" not in line]
+    assert rows[0].startswith("| RepMix w/o compound loss | Ablation study (published) | 0.7204")
+    assert rows[1].startswith("| My RepMix | scored on ") and "0.7500 [" in rows[1]
+    assert "| # |" not in beside  # side by side, never ranked
+
+
+@pytest.mark.parametrize("problem, edit, message", [
+    ("broken", lambda d: "{not json", "not a JSON results document"),
+    ("incomplete", lambda d: {k: v for k, v in d.items() if k != "metrics"}, "ranking metric"),
+    ("no fingerprint", lambda d: {**d, "truth": {**d["truth"], "fingerprint": None}}, "fingerprint"),
+    ("old spec", lambda d: {**d, "truth": {**d["truth"], "spec_version": "1.0.0"}}, "spec 1.0.0"),
+    ("not score", lambda d: {**d, "kind": "attribution88.compare"}, "not the results of"),
+    ("newer", lambda d: {**d, "schema_version": 99}, "newer"),
+])
+def test_adding_bad_results_fails_in_one_line_and_leaves_the_store_unchanged(results, tmp_path, capsys,
+                                                                             problem, edit, message):
+    records = tmp_path / "records"
+    shutil.copytree(default_records_dir(), records)
+    before = _store(records)
+    d = json.loads(results.read_text())
+    assert d["truth"]["spec_version"] == SPEC.version
+    bad = tmp_path / "bad.json"
+    changed = edit(d)
+    bad.write_text(changed if isinstance(changed, str) else json.dumps(changed))
+    assert main(["leaderboard", "add", str(bad), "--records", str(records), "--name", "Bad"]) != 0
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert _store(records) == before
+
+
+def test_the_same_submission_twice_is_refused_and_the_store_unchanged(results, tmp_path, capsys):
+    records = tmp_path / "records"
+    shutil.copytree(default_records_dir(), records)
+    assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "First"]) == 0
+    before = _store(records)
+    for name, message in (("Second", "already on the board as 'First'"), ("FIRST", "--replace")):
+        capsys.readouterr()
+        assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", name]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert _store(records) == before
+    assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "First",
+                 "--notes", "rescored", "--replace"]) == 0
+    assert next(r for r in load_records(records) if r.name == "First").notes == "rescored"
+
+
+def test_adding_to_a_broken_store_writes_nothing(results, tmp_path, capsys):
+    records = tmp_path / "records"
+    shutil.copytree(default_records_dir(), records)
+    (records / "zz-broken.json").write_text("[]")
+    before = _store(records)
+    assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "Mine"]) == 1
+    assert "not a JSON object" in capsys.readouterr().err
+    assert _store(records) == before
+
+
+def test_file_names_stay_short_and_apart_for_long_and_non_latin_names():
+    base = _record()
+    names = ["نموذج", "نموذج آخر", "模型", "x" * 300, "x" * 299 + "y"]
+    slugs = [Record.from_dict({**base, "name": n}).slug for n in names]
+    assert len(set(slugs)) == len(slugs)
+    assert all(len(s) < 100 and s.endswith("-test-published") and s[0] != "-" for s in slugs)
+    assert Record.from_dict(base).slug == "repmix-test-published"
+
+
+def test_adversarial_errors_of_a_results_document_reach_the_record_and_the_site(results, tmp_path):
+    from attribution88.leaderboard import add_results
+    from attribution88.leaderboard.site import render_site
+
+    d = json.loads(results.read_text())
+    d["adversarial"] = {"attribution_error": {"8/255": {"value": 0.4, "low": 0.35, "high": 0.45},
+                                              "2/255": {"value": 0.3, "low": 0.25, "high": 0.35}}}
+    attacked = tmp_path / "attacked.json"
+    attacked.write_text(json.dumps(d))
+    records = tmp_path / "records"
+    records.mkdir()
+    record, _ = add_results(records, attacked, "Attacked")
+    assert [(e, m.value) for e, m in record.adversarial_by_eps()] == [("2/255", 0.3), ("8/255", 0.4)]
+    render_site(load_records(records), tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert ">Adversarial attack</button>" in index and 'col-adversarial" data-sort="0.4"' in index
+    d["adversarial"] = {"attribution_error": {"8/255": {"low": 0.1}}}
+    attacked.write_text(json.dumps(d))
+    with pytest.raises(ResultsFormatError, match="adversarial"):
+        add_results(records, attacked, "Attacked again")
