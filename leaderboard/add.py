@@ -76,14 +76,20 @@ def add_results(directory: str | os.PathLike, results: str | os.PathLike, name: 
 
 
 def _adversarial(path: str | os.PathLike, where: str) -> dict[str, Metric]:
-    """The attribution error per budget of a results document's ``adversarial`` section, when it
-    has one: ``{"attribution_error": {"8/255": {"value", "low", "high"}, ...}}`` (the layout of
-    a record's own ``adversarial``)."""
+    """The attribution error per budget of a results document's ``adversarial`` section
+    (`attribution88.eval.results.AdversarialReport`, written by `attribution88 attack`), keyed
+    as a record's own ``adversarial`` (``"8/255"``); the budget 0 (the clean error) is left out."""
     import json
 
+    from ..eval.results import AdversarialReport
+
     with open(path, encoding="utf-8") as f:
-        section = json.load(f).get("adversarial") or {}
+        section = json.load(f).get("adversarial")
+    if not section:
+        return {}
     try:
-        return {str(k): Metric.from_dict(m) for k, m in (section.get("attribution_error") or {}).items()}
+        report = AdversarialReport.from_dict(section)
+        return {f"{e.eps:g}/255": Metric.from_dict(e.attribution_error.to_dict())
+                for e in report.per_eps if e.eps > 0}
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise ResultsFormatError(f"{where}: malformed adversarial section ({type(e).__name__}: {e})") from None

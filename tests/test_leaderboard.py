@@ -223,8 +223,11 @@ def test_adversarial_errors_of_a_results_document_reach_the_record_and_the_site(
     from attribution88.leaderboard.site import render_site
 
     d = json.loads(results.read_text())
-    d["adversarial"] = {"attribution_error": {"8/255": {"value": 0.4, "low": 0.35, "high": 0.45},
-                                              "2/255": {"value": 0.3, "low": 0.25, "high": 0.35}}}
+    # the section `attribution88 attack` writes (eval.results.AdversarialReport)
+    d["adversarial"] = {"attack": "pgd-linf", "steps": 10, "n": 64, "per_eps": [
+        {"eps": 0, "attribution_error": {"value": 0.2, "low": 0.15, "high": 0.25}},
+        {"eps": 8, "attribution_error": {"value": 0.4, "low": 0.35, "high": 0.45}},
+        {"eps": 2, "attribution_error": {"value": 0.3, "low": 0.25, "high": 0.35}}]}
     attacked = tmp_path / "attacked.json"
     attacked.write_text(json.dumps(d))
     records = tmp_path / "records"
@@ -234,7 +237,7 @@ def test_adversarial_errors_of_a_results_document_reach_the_record_and_the_site(
     render_site(load_records(records), tmp_path / "site")
     index = (tmp_path / "site" / "index.html").read_text()
     assert ">Adversarial attack</button>" in index and 'col-adversarial" data-sort="0.4"' in index
-    d["adversarial"] = {"attribution_error": {"8/255": {"low": 0.1}}}
+    d["adversarial"] = {"per_eps": [{"eps": 8, "attribution_error": {"low": 0.1}}]}
     attacked.write_text(json.dumps(d))
     with pytest.raises(ResultsFormatError, match="adversarial"):
         add_results(records, attacked, "Attacked again")
