@@ -1,4 +1,5 @@
-"""Fidelity to ImageNet-C as packaged by imagecorruptions 1.1.2.
+"""Fidelity of the ``imagecorruptions`` flavour to ImageNet-C as packaged by imagecorruptions 1.1.2
+(the ``repmix`` flavour: tests/test_perturb_repmix.py).
 
 1. The oracle (tests/data/oracle: statistics of imagecorruptions 1.1.2 on 24 real images, all
    95 corruption x severity cells, five independent random draws): on the same images every
@@ -26,6 +27,7 @@ from attribution88.spec import SPEC
 
 ORACLE = Path(__file__).parent / "data" / "oracle"
 NAMES = SPEC.perturbation_names
+FLAVOUR = "imagecorruptions"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_statistics_match_the_oracle(oracle, name):
         p_mean, p_sd = np.mean(draws["psnr_mean"]), np.std(draws["psnr_mean"])
         d_mean, d_sd = np.mean(draws["signed_mean"]), np.std(draws["signed_mean"])
         # seeds of our own, unrelated to the oracle's (which used numpy's legacy generator)
-        out = [perturb.apply(x, name, s, 10_000 * s + i) for i, x in enumerate(images)]
+        out = [perturb.apply(x, name, s, 10_000 * s + i, FLAVOUR) for i, x in enumerate(images)]
         p, d = stats(images, out)
         p_tol, d_tol = max(0.5, 4 * p_sd), max(1.5, 4 * d_sd)
         if abs(p - p_mean) > p_tol:
@@ -115,14 +117,14 @@ def fresh():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_same_draws_give_the_same_image_as_imagecorruptions(fresh, name):
-    fn = perturb.CORRUPTIONS.get(name)
+    fn = perturb.FLAVOURS.get(FLAVOUR).corruptions.get(name)
     images = fresh[:1] if name == "glass_blur" else fresh[:2]  # its reference takes ~1 s a call
     for s in SPEC.severities:
         for i, x in enumerate(images):
             seed = 100 * s + i
             expected = reference.corrupt(x, name, s, seed)
             if name == "impulse_noise":  # imagecorruptions draws it from default_rng(seed)
-                got = perturb.apply(x, name, s, seed)
+                got = perturb.apply(x, name, s, seed, FLAVOUR)
             else:
                 y = fn(x, s, LegacyDraws(seed))
                 got = y if y.dtype == np.uint8 else _ops.to_uint8(y)
@@ -138,7 +140,7 @@ def test_imagecorruptions_draws_fall_inside_the_engines_spread(fresh):
         images = fresh[:2] if name == "glass_blur" else fresh  # its reference takes ~1 s a call
         for s in SPEC.severities:
             ref = stats(images, [reference.corrupt(x, name, s, 7_000 + 10 * s + i) for i, x in enumerate(images)])
-            ours = np.array([stats(images, [perturb.apply(x, name, s, 1_000 * r + 10 * s + i)
+            ours = np.array([stats(images, [perturb.apply(x, name, s, 1_000 * r + 10 * s + i, FLAVOUR)
                                             for i, x in enumerate(images)]) for r in range(12)])
             # one reference draw against the spread of 12 engine draws (sample sd)
             mean, sd = ours.mean(axis=0), ours.std(axis=0, ddof=1)
@@ -205,7 +207,7 @@ def test_missing_frost_textures_give_a_clear_error(monkeypatch):
     textures.frost_rescaled.cache_clear()
     try:
         with pytest.raises(MissingDependencyError, match="pip install imagecorruptions"):
-            perturb.apply(np.zeros((64, 64, 3), np.uint8), "frost", 1, 0)
+            perturb.apply(np.zeros((64, 64, 3), np.uint8), "frost", 1, 0, FLAVOUR)
     finally:
         textures.frost_texture.cache_clear()
         textures.frost_rescaled.cache_clear()
