@@ -72,33 +72,6 @@ def test_statistics_match_the_oracle(oracle, name):
     assert not failures, failures
 
 
-class LegacyDraws:
-    """The engine's generator interface, served from numpy's legacy `RandomState` — the
-    generator imagecorruptions draws from — so both see the same random numbers."""
-
-    def __init__(self, seed):
-        self.rs = np.random.RandomState(seed)
-
-    def integers(self, low, high=None, size=None, dtype=np.int64):
-        value = self.rs.randint(low, high, size=size)
-        return value if size is None else value.astype(dtype)
-
-    def uniform(self, low=0.0, high=1.0, size=None):
-        return self.rs.uniform(low, high, size)
-
-    def normal(self, loc=0.0, scale=1.0, size=None):
-        return self.rs.normal(loc, scale, size)
-
-    def standard_normal(self, size=None, dtype=np.float64):
-        return self.rs.standard_normal(size).astype(dtype)
-
-    def poisson(self, lam=1.0, size=None):
-        return self.rs.poisson(lam, size)
-
-    def random(self, size=None, dtype=np.float64):
-        return self.rs.random_sample(size).astype(dtype)
-
-
 @pytest.fixture(scope="module")
 def fresh():
     """Crops of scikit-image photographs the oracle does not use, non-square, from a local
@@ -126,7 +99,7 @@ def test_same_draws_give_the_same_image_as_imagecorruptions(fresh, name):
             if name == "impulse_noise":  # imagecorruptions draws it from default_rng(seed)
                 got = perturb.apply(x, name, s, seed, FLAVOUR)
             else:
-                y = fn(x, s, LegacyDraws(seed))
+                y = fn(x, s, reference.LegacyDraws(seed))
                 got = y if y.dtype == np.uint8 else _ops.to_uint8(y)
             d = np.abs(got.astype(int) - expected)
             assert d.mean() < 0.15 and np.mean(d > 1) < 1e-3, (

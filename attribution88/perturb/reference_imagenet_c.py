@@ -74,6 +74,7 @@ def _load():
         raise MissingDependencyError(f"the repmix reference needs Wand and ImageMagick's MagickWand library "
                                      f"(pip install Wand; apt-get install libmagickwand-dev): {e}") from None
     with _import_shims(), warnings.catch_warnings():  # it sets a global warnings filter on import
+        warnings.simplefilter("ignore", DeprecationWarning)  # scipy.ndimage.interpolation
         package = importlib.import_module("imagenet_c")
         module = importlib.import_module("imagenet_c.corruptions")
     import skimage
