@@ -218,3 +218,20 @@ def test_zoom_trim_is_centred_for_repmix_only():
     assert np.allclose(_ops.zoom_exact(x, 4.5, centred=True), full[2:102, 2:102])
     assert np.allclose(_ops.zoom_exact(x, 4.5, centred=False), full[:100, :100])
     assert np.allclose(_ops.clipped_zoom(x, 4.5, centred=True), full[2:102, 2:102], atol=0.05)
+
+
+def test_loader_training_transform_uses_the_specs_flavour():
+    from PIL import Image
+
+    from attribution88.loader import RepMixTrain
+
+    assert RepMixTrain().flavour == SPEC.protocol.flavour == "repmix"
+    assert RepMixTrain(flavour="imagecorruptions").flavour == "imagecorruptions"
+    with pytest.raises(UnknownNameError):
+        RepMixTrain(flavour="imagenet")
+    image = Image.fromarray(np.load(ORACLE / "public.npz")["images"][3][:128, :128])
+    # over a few ids some draw a corruption whose flavours differ
+    differ = [not np.array_equal(RepMixTrain(p=1.0)(image, f"id{k}", 0).numpy(),
+                                 RepMixTrain(p=1.0, flavour="imagecorruptions")(image, f"id{k}", 0).numpy())
+              for k in range(8)]
+    assert any(differ)
