@@ -85,6 +85,41 @@ def _gaussian_matrix(n: int, sigma: float, radius: int, mode: str) -> np.ndarray
     return m
 
 
+def gaussian_uint8(x: np.ndarray, sigma: float) -> np.ndarray:
+    """``np.uint8(np.clip(skimage.filters.gaussian(x, sigma, channel_axis=-1), 0, 1) * 255)``
+    for a float64 (H, W, C) image on [0, 1], as ImageNet-C computes it (gaussian_blur, and both
+    blurs of glass_blur): scipy's float64 filter (edges replicated, truncated at 4 sigma),
+    truncated to uint8.
+
+    Computed with OpenCV in float64, which agrees with scipy to ~1e-15 except in the order of
+    its sums. That order decides one thing: whether a flat area of level v comes out a hair
+    above or below v / 255, i.e. v or v - 1 after the truncation (a white background after
+    imagenet_c's blur is 254 or 255 depending on the sigma). Values within 1e-9 of a level
+    only arise from flat neighbourhoods, so they take the level scipy gives a flat image of
+    that level (`_flat_levels`); every other value is truncated as computed.
+    """
+    y = gaussian(x, sigma) * 255.0
+    np.clip(y, 0.0, 255.0, out=y)
+    level = np.rint(y)
+    out = np.floor(y)
+    near = np.abs(y - level) < 1e-9
+    if near.any():
+        out[near] = _flat_levels(float(sigma))[level[near].astype(np.intp)]
+    return out.astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=16)
+def _flat_levels(sigma: float) -> np.ndarray:
+    """For each level v, the uint8 that imagenet_c's ``np.uint8(np.clip(gaussian(flat v / 255),
+    0, 1) * 255)`` gives inside a flat area: scipy's filter run on flat images of every level."""
+    from scipy import ndimage
+
+    side = 2 * int(4.0 * sigma + 0.5) + 3
+    flat = np.broadcast_to(np.arange(256) / 255.0, (side, side, 256)).copy()
+    y = ndimage.gaussian_filter(flat, (sigma, sigma, 0), mode="nearest", truncate=4.0)[side // 2, side // 2]
+    return (np.clip(y, 0, 1) * 255).astype(np.uint8)
+
+
 def zoom_geometry(size: int, factor: float) -> tuple[int, int, float]:
     """The centred crop that ImageNet-C's ``clipped_zoom`` magnifies, along one axis.
 

@@ -22,12 +22,18 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 @corruption
 def defocus_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Convolution with an anti-aliased disk (OpenCV's default mirrored border)."""
+    """Convolution with an anti-aliased disk (OpenCV's default mirrored border), each channel
+    in float64 with the float32 kernel, truncated to uint8: ImageNet-C's own arithmetic, so that
+    flat areas land on the same side of a grey level as there."""
     import cv2
 
     radius, alias = DEFOCUS[severity - 1]
-    y = cv2.filter2D(_unit(x), -1, _ops.disk_kernel(radius, alias))
-    return np.clip(y, 0, 1) * 255
+    kernel = _ops.disk_kernel(radius, alias)
+    y = x / 255.0
+    out = np.empty(x.shape, np.uint8)
+    for c in range(x.shape[2]):
+        out[:, :, c] = np.clip(cv2.filter2D(y[:, :, c], -1, kernel), 0, 1) * 255
+    return out
 
 
 def _glass_pass(img: np.ndarray, delta: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,10 +79,10 @@ def _glass_pass(img: np.ndarray, delta: int, rng: np.random.Generator) -> np.nda
 def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Gaussian blur, local pixel shuffle (`_glass_pass`), Gaussian blur again."""
     sigma, delta, passes = GLASS[severity - 1]
-    y = _ops.to_uint8(_ops.gaussian(_unit(x), sigma) * 255)
+    y = _ops.gaussian_uint8(x / 255.0, sigma)
     for _ in range(passes):
         y = _glass_pass(y, delta, rng)
-    return np.clip(_ops.gaussian(_unit(y), sigma), 0, 1) * 255
+    return _ops.gaussian_uint8(y / 255.0, sigma)
 
 
 @corruption(name="motion_blur", flavours=("imagecorruptions",))
@@ -124,6 +130,6 @@ def zoom_blur_top_left(x: np.ndarray, severity: int, rng: np.random.Generator) -
 
 @corruption
 def gaussian_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian blur (edges replicated, kernel truncated at 4 sigma)."""
-    y = _ops.gaussian(_unit(x), GAUSSIAN_SIGMA[severity - 1])
-    return np.clip(y, 0, 1) * 255
+    """Gaussian blur (edges replicated, kernel truncated at 4 sigma), truncated to uint8 as
+    ImageNet-C's float64 filter does (`_ops.gaussian_uint8`)."""
+    return _ops.gaussian_uint8(x / 255.0, GAUSSIAN_SIGMA[severity - 1])
