@@ -86,10 +86,10 @@ def _gaussian_matrix(n: int, sigma: float, radius: int, mode: str) -> np.ndarray
 
 
 def gaussian_uint8(x: np.ndarray, sigma: float) -> np.ndarray:
-    """``np.uint8(np.clip(skimage.filters.gaussian(x, sigma, channel_axis=-1), 0, 1) * 255)``
-    for a float64 (H, W, C) image on [0, 1], as ImageNet-C computes it (gaussian_blur, and both
-    blurs of glass_blur): scipy's float64 filter (edges replicated, truncated at 4 sigma),
-    truncated to uint8.
+    """``np.uint8(np.clip(skimage.filters.gaussian(x / 255, sigma, channel_axis=-1), 0, 1) * 255)``
+    for a uint8 (H, W, C) image, as ImageNet-C computes it (gaussian_blur, and both blurs of
+    glass_blur): scipy's float64 filter (edges replicated, truncated at 4 sigma), truncated to
+    uint8.
 
     Computed with OpenCV in float64, which agrees with scipy to ~1e-15 except in the order of
     its sums. That order decides one thing: whether a flat area of level v comes out a hair
@@ -98,14 +98,27 @@ def gaussian_uint8(x: np.ndarray, sigma: float) -> np.ndarray:
     only arise from flat neighbourhoods, so they take the level scipy gives a flat image of
     that level (`_flat_levels`); every other value is truncated as computed.
     """
-    y = gaussian(x, sigma) * 255.0
+    import cv2
+
+    y = gaussian(cv2.LUT(x, _UNIT), sigma)  # x / 255, exactly as numpy divides
+    y *= 255.0
     np.clip(y, 0.0, 255.0, out=y)
-    level = np.rint(y)
     out = np.floor(y)
-    near = np.abs(y - level) < 1e-9
-    if near.any():
-        out[near] = _flat_levels(float(sigma))[level[near].astype(np.intp)]
-    return out.astype(np.uint8)
+    y -= out  # the fraction
+    near_above = y < 1e-9  # just above a level (or on it)
+    near_below = y > 1.0 - 1e-9  # just below the next one
+    result = out.astype(np.uint8)
+    if near_above.any() or near_below.any():
+        levels = _flat_levels(float(sigma))
+        idx = out[near_above].astype(np.intp)
+        result[near_above] = levels[idx]
+        idx = out[near_below].astype(np.intp) + 1
+        result[near_below] = levels[np.minimum(idx, 255)]
+    return result
+
+
+#: uint8 -> v / 255 in float64, as numpy computes ``x / 255.`` (for cv2.LUT).
+_UNIT = (np.arange(256) / 255.0).reshape(1, 256)
 
 
 @functools.lru_cache(maxsize=16)

@@ -79,10 +79,10 @@ def _glass_pass(img: np.ndarray, delta: int, rng: np.random.Generator) -> np.nda
 def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Gaussian blur, local pixel shuffle (`_glass_pass`), Gaussian blur again."""
     sigma, delta, passes = GLASS[severity - 1]
-    y = _ops.gaussian_uint8(x / 255.0, sigma)
+    y = _ops.gaussian_uint8(x, sigma)
     for _ in range(passes):
         y = _glass_pass(y, delta, rng)
-    return _ops.gaussian_uint8(y / 255.0, sigma)
+    return _ops.gaussian_uint8(y, sigma)
 
 
 @corruption(name="motion_blur", flavours=("imagecorruptions",))
@@ -132,4 +132,4 @@ def zoom_blur_top_left(x: np.ndarray, severity: int, rng: np.random.Generator) -
 def gaussian_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Gaussian blur (edges replicated, kernel truncated at 4 sigma), truncated to uint8 as
     ImageNet-C's float64 filter does (`_ops.gaussian_uint8`)."""
-    return _ops.gaussian_uint8(x / 255.0, GAUSSIAN_SIGMA[severity - 1])
+    return _ops.gaussian_uint8(x, GAUSSIAN_SIGMA[severity - 1])

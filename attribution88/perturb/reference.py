@@ -15,6 +15,9 @@ shims, and no global state touched:
 - its ``gaussian`` maps ``multichannel=True`` to ``channel_axis=-1``.
 
 Calls are serialised by a lock (the per-call generator lives in the module's globals).
+`LegacyDraws` serves the engine the same random numbers (tests and benchmarks of both
+flavours use it; `attribution88.perturb.reference_imagenet_c` is the ``repmix`` flavour's
+reference).
 """
 
 from __future__ import annotations
