@@ -6,7 +6,7 @@ modified; ``severity`` 1..5; ``rng`` the call's own ``numpy.random.Generator``, 
 of randomness. It returns the corrupted image on the 0..255 scale, (H, W, 3): uint8, or float,
 which the engine clips and truncates to uint8 as ImageNet-C does.
 
-Two flavours of the 19 corruptions (`FLAVOUR_NAMES`):
+Two flavours of the 19 corruptions (`FLAVOUR_NAMES`, the spec's):
 
 - ``repmix``: the original ImageNet-C code (Hendrycks & Dietterich, ICLR 2019,
   github.com/hendrycks/robustness, ``imagenet_c``, Apache-2.0; on the package index as
@@ -25,10 +25,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..spec import FLAVOURS
+
 CorruptionFn = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 
-#: The flavours, in the order `attribution88.spec.FLAVOURS` lists them.
-FLAVOUR_NAMES = ("repmix", "imagecorruptions")
+#: The flavours, as the spec lists them (``attribution88.spec.FLAVOURS``).
+FLAVOUR_NAMES = FLAVOURS
 
 #: Every corruption function defined, by flavour then name; `attribution88.perturb.FLAVOURS`
 #: orders them as the spec does.
