@@ -62,14 +62,22 @@ def _to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
 
 class RepMixTrain:
     """Training transform of RepMix: resize 256, random horizontal flip, random crop 224, a
-    seen ImageNet-C perturbation with probability ``p`` (official 0.95; 1.0 for validation),
-    to tensor, normalise with mean = std = 0.5. Deterministic per (image id, epoch)."""
+    seen ImageNet-C perturbation with probability ``p`` (official 0.95; 1.0 for validation)
+    by the spec's protocol (``SPEC.protocol``: the repmix flavour, BGR, at 224 px; ``flavour``
+    picks the other one), to tensor, normalise with mean = std = 0.5. Deterministic per
+    (image id, epoch)."""
 
-    def __init__(self, resize: int = 256, crop: int = 224, p: float | None = None, perturb: bool = True):
+    def __init__(self, resize: int = 256, crop: int = 224, p: float | None = None, perturb: bool = True,
+                 flavour: str | None = None):
         if not 0 < crop <= resize:
             raise UsageError(f"crop {crop} must be in (0, resize={resize}]")
         self.resize, self.crop, self.perturb = resize, crop, perturb
         self.p = SPEC.protocol.train_probability if p is None else float(p)
+        if flavour is not None:
+            from .perturb import FLAVOURS
+
+            FLAVOURS.get(flavour)
+        self.flavour = SPEC.protocol.flavour if flavour is None else flavour
 
     def __call__(self, image: Image.Image, image_id: str, epoch: int) -> torch.Tensor:
         rng = np.random.default_rng(train_augmentation_seed(image_id, epoch))
@@ -82,11 +90,12 @@ class RepMixTrain:
         if self.perturb:
             from .perturb import training_perturbation
 
-            arr, _, _ = training_perturbation(arr, int(rng.integers(0, 2**63 - 1)), p=self.p)
+            arr, _, _ = training_perturbation(arr, int(rng.integers(0, 2**63 - 1)), p=self.p, flavour=self.flavour)
         return _to_tensor(arr)
 
     def __repr__(self) -> str:
-        return f"RepMixTrain(resize={self.resize}, crop={self.crop}, p={self.p}, perturb={self.perturb})"
+        return (f"RepMixTrain(resize={self.resize}, crop={self.crop}, p={self.p}, perturb={self.perturb}, "
+                f"flavour={self.flavour!r})")
 
 
 class RepMixEval:

@@ -11,7 +11,7 @@ from attribution88 import perturb
 from attribution88.cli import main
 from attribution88.ids import derive_seed
 from attribution88.images import read_image
-from attribution88.perturb.contact import HEADER_HEIGHT, LABEL_WIDTH
+from attribution88.perturb.contact import GAP, HEADER_HEIGHT, LABEL_WIDTH
 from attribution88.spec import SPEC
 
 
@@ -230,23 +230,54 @@ def test_a_folder_without_images_is_a_usage_error(tmp_path, capsys):
     _one_error_line(capsys, "no image files")
 
 
-def test_contact_sheet_of_the_oracle_image(tmp_path, capsys):
+def test_contact_sheet_of_the_oracle_image_shows_both_flavours(tmp_path, capsys):
     out = tmp_path / "sheet.png"
     assert main(["perturb", "--contact-sheet", str(out)]) == 0
     sheet = read_image(out)
     size = SPEC.protocol.work_size
-    assert sheet.shape == (HEADER_HEIGHT + 19 * size, LABEL_WIDTH + 6 * size, 3)
+    block = GAP + 5 * size
+    assert sheet.shape == (2 * HEADER_HEIGHT + 19 * size, LABEL_WIDTH + size + 2 * block, 3)
     oracle = np.load(__import__("pathlib").Path(__file__).parent / "data" / "oracle" / "public.npz")["images"][0]
-    top = HEADER_HEIGHT + 4 * size  # glass_blur's row
+    top = 2 * HEADER_HEIGHT + 12 * size  # elastic_transform's row
     assert np.array_equal(sheet[top:top + size, LABEL_WIDTH:LABEL_WIDTH + size], oracle)
-    assert np.array_equal(sheet[top:top + size, LABEL_WIDTH + 3 * size:LABEL_WIDTH + 4 * size],
-                          perturb.apply(oracle, "glass_blur", 3, 0))
+    for k, flavour in enumerate(("repmix", "imagecorruptions")):
+        left = LABEL_WIDTH + size + GAP + k * block + 2 * size  # severity 3
+        assert np.array_equal(sheet[top:top + size, left:left + size],
+                              perturb.apply(oracle, "elastic_transform", 3, 0, flavour))
+
+
+def test_contact_sheet_of_one_flavour(tmp_path):
+    out = tmp_path / "sheet.png"
+    assert main(["perturb", "--contact-sheet", str(out), "--flavour", "imagecorruptions"]) == 0
+    sheet = read_image(out)
+    size = SPEC.protocol.work_size
+    assert sheet.shape == (HEADER_HEIGHT + 19 * size, LABEL_WIDTH + size + GAP + 5 * size, 3)
+    oracle = np.load(__import__("pathlib").Path(__file__).parent / "data" / "oracle" / "public.npz")["images"][0]
+    top, left = HEADER_HEIGHT + 4 * size, LABEL_WIDTH + size + GAP + 2 * size  # glass_blur/3
+    assert np.array_equal(sheet[top:top + size, left:left + size],
+                          perturb.apply(oracle, "glass_blur", 3, 0, "imagecorruptions"))
 
 
 def test_contact_sheet_of_a_given_image(tmp_path):
     src = _save(tmp_path / "in.png", _pixels(100, 60))
-    assert main(["perturb", str(src), "--contact-sheet", str(tmp_path / "s.png"), "--seed", "3"]) == 0
+    assert main(["perturb", str(src), "--contact-sheet", str(tmp_path / "s.png"), "--seed", "3",
+                 "--flavour", "repmix"]) == 0
     assert read_image(tmp_path / "s.png").shape[0] == HEADER_HEIGHT + 19 * SPEC.protocol.work_size
+
+
+def test_flavour_of_a_file(tmp_path, capsys):
+    src = _save(tmp_path / "in.png", _pixels(90, 70))
+    for flavour in ("repmix", "imagecorruptions"):
+        out = tmp_path / f"{flavour}.png"
+        assert main(["perturb", str(src), str(out), "--name", "frost", "--severity", "2", "--seed", "4",
+                     "--flavour", flavour]) == 0
+        assert np.array_equal(read_image(out), perturb.apply_protocol(read_image(src), "frost", 2, 4, flavour))
+    assert not np.array_equal(read_image(tmp_path / "repmix.png"), read_image(tmp_path / "imagecorruptions.png"))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:  # argparse's one-line choice error
+        main(["perturb", str(src), str(tmp_path / "x.png"), "--name", "frost", "--severity", "2",
+              "--flavour", "imagenet"])
+    assert exit_.value.code == 2 and "invalid choice: 'imagenet'" in capsys.readouterr().err
 
 
 def test_contact_sheet_must_be_png(tmp_path, capsys):

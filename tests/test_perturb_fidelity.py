@@ -1,4 +1,5 @@
-"""Fidelity to ImageNet-C as packaged by imagecorruptions 1.1.2.
+"""Fidelity of the ``imagecorruptions`` flavour to ImageNet-C as packaged by imagecorruptions 1.1.2
+(the ``repmix`` flavour: tests/test_perturb_repmix.py).
 
 1. The oracle (tests/data/oracle: statistics of imagecorruptions 1.1.2 on 24 real images, all
    95 corruption x severity cells, five independent random draws): on the same images every
@@ -26,6 +27,7 @@ from attribution88.spec import SPEC
 
 ORACLE = Path(__file__).parent / "data" / "oracle"
 NAMES = SPEC.perturbation_names
+FLAVOUR = "imagecorruptions"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_statistics_match_the_oracle(oracle, name):
         p_mean, p_sd = np.mean(draws["psnr_mean"]), np.std(draws["psnr_mean"])
         d_mean, d_sd = np.mean(draws["signed_mean"]), np.std(draws["signed_mean"])
         # seeds of our own, unrelated to the oracle's (which used numpy's legacy generator)
-        out = [perturb.apply(x, name, s, 10_000 * s + i) for i, x in enumerate(images)]
+        out = [perturb.apply(x, name, s, 10_000 * s + i, FLAVOUR) for i, x in enumerate(images)]
         p, d = stats(images, out)
         p_tol, d_tol = max(0.5, 4 * p_sd), max(1.5, 4 * d_sd)
         if abs(p - p_mean) > p_tol:
@@ -68,33 +70,6 @@ def test_statistics_match_the_oracle(oracle, name):
         if abs(d - d_mean) > d_tol:
             failures.append(f"{name}/{s}: signed difference {d:.2f}, oracle {d_mean:.2f} +- {d_tol:.2f}")
     assert not failures, failures
-
-
-class LegacyDraws:
-    """The engine's generator interface, served from numpy's legacy `RandomState` — the
-    generator imagecorruptions draws from — so both see the same random numbers."""
-
-    def __init__(self, seed):
-        self.rs = np.random.RandomState(seed)
-
-    def integers(self, low, high=None, size=None, dtype=np.int64):
-        value = self.rs.randint(low, high, size=size)
-        return value if size is None else value.astype(dtype)
-
-    def uniform(self, low=0.0, high=1.0, size=None):
-        return self.rs.uniform(low, high, size)
-
-    def normal(self, loc=0.0, scale=1.0, size=None):
-        return self.rs.normal(loc, scale, size)
-
-    def standard_normal(self, size=None, dtype=np.float64):
-        return self.rs.standard_normal(size).astype(dtype)
-
-    def poisson(self, lam=1.0, size=None):
-        return self.rs.poisson(lam, size)
-
-    def random(self, size=None, dtype=np.float64):
-        return self.rs.random_sample(size).astype(dtype)
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +90,16 @@ def fresh():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_same_draws_give_the_same_image_as_imagecorruptions(fresh, name):
-    fn = perturb.CORRUPTIONS.get(name)
+    fn = perturb.FLAVOURS.get(FLAVOUR).corruptions.get(name)
     images = fresh[:1] if name == "glass_blur" else fresh[:2]  # its reference takes ~1 s a call
     for s in SPEC.severities:
         for i, x in enumerate(images):
             seed = 100 * s + i
             expected = reference.corrupt(x, name, s, seed)
             if name == "impulse_noise":  # imagecorruptions draws it from default_rng(seed)
-                got = perturb.apply(x, name, s, seed)
+                got = perturb.apply(x, name, s, seed, FLAVOUR)
             else:
-                y = fn(x, s, LegacyDraws(seed))
+                y = fn(x, s, reference.LegacyDraws(seed))
                 got = y if y.dtype == np.uint8 else _ops.to_uint8(y)
             d = np.abs(got.astype(int) - expected)
             assert d.mean() < 0.15 and np.mean(d > 1) < 1e-3, (
@@ -138,7 +113,7 @@ def test_imagecorruptions_draws_fall_inside_the_engines_spread(fresh):
         images = fresh[:2] if name == "glass_blur" else fresh  # its reference takes ~1 s a call
         for s in SPEC.severities:
             ref = stats(images, [reference.corrupt(x, name, s, 7_000 + 10 * s + i) for i, x in enumerate(images)])
-            ours = np.array([stats(images, [perturb.apply(x, name, s, 1_000 * r + 10 * s + i)
+            ours = np.array([stats(images, [perturb.apply(x, name, s, 1_000 * r + 10 * s + i, FLAVOUR)
                                             for i, x in enumerate(images)]) for r in range(12)])
             # one reference draw against the spread of 12 engine draws (sample sd)
             mean, sd = ours.mean(axis=0), ours.std(axis=0, ddof=1)
@@ -205,7 +180,7 @@ def test_missing_frost_textures_give_a_clear_error(monkeypatch):
     textures.frost_rescaled.cache_clear()
     try:
         with pytest.raises(MissingDependencyError, match="pip install imagecorruptions"):
-            perturb.apply(np.zeros((64, 64, 3), np.uint8), "frost", 1, 0)
+            perturb.apply(np.zeros((64, 64, 3), np.uint8), "frost", 1, 0, FLAVOUR)
     finally:
         textures.frost_texture.cache_clear()
         textures.frost_rescaled.cache_clear()

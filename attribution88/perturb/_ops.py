@@ -1,14 +1,16 @@
 """Numerical building blocks shared by the corruptions: Gaussian filtering, the centred zoom,
-the motion-blur line, the defocus disk, the plasma fractal and the final uint8 conversion.
+the motion-blur line (imagecorruptions' and ImageMagick's), the defocus disk, the plasma fractal
+and the final uint8 conversion.
 
 Each reproduces the operation ImageNet-C (Hendrycks & Dietterich, ICLR 2019) and
 imagecorruptions 1.1.2 use — same kernel sizes, borders and sampling grids — with OpenCV or
-numpy instead of Python loops. References to "scipy"/"skimage" below name the operation the
-original calls, so a reader can check that the semantics match.
+numpy instead of Python loops. References to "scipy"/"skimage"/"ImageMagick" below name the
+operation the original calls, so a reader can check that the semantics match.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -27,6 +29,11 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return np.minimum(x, 255.0).astype(np.uint8)
 
 
+#: Kernel radius from which `gaussian` filters a 2-D image by matrix products (OpenCV's direct
+#: filter is faster below it).
+_MATRIX_RADIUS = 24
+
+
 def gaussian(x: np.ndarray, sigma: float | tuple[float, float], *, mode: str = "nearest",
              truncate: float = 4.0) -> np.ndarray:
     """Gaussian filter over the two spatial axes of a float (H, W) or (H, W, C) image.
@@ -39,9 +46,91 @@ def gaussian(x: np.ndarray, sigma: float | tuple[float, float], *, mode: str = "
     import cv2
 
     sy, sx = (sigma, sigma) if np.isscalar(sigma) else sigma
+    ry, rx = (int(truncate * s + 0.5) for s in (sy, sx))
+    if (x.ndim == 2 and max(ry, rx) >= _MATRIX_RADIUS) or ry >= x.shape[0] or rx >= x.shape[1]:
+        # a wide kernel (imagenet_c's elastic_transform at severities 1-2: sigma 171 and 20 px,
+        # radius 512 and 59 on 224 px) may fold over the border several times: apply each axis
+        # as the (n x n) matrix of that filter, borders folded in (faster than OpenCV's
+        # direct filter for such kernels, and exact where OpenCV refuses a border wider than
+        # the image)
+        rows = _gaussian_matrix(x.shape[0], float(sy), ry, mode)
+        cols = _gaussian_matrix(x.shape[1], float(sx), rx, mode)
+        if x.ndim == 3:
+            return np.stack([rows @ x[:, :, c].astype(np.float64) @ cols.T for c in range(x.shape[2])],
+                            axis=2).astype(x.dtype, copy=False)
+        return (rows @ x.astype(np.float64, copy=False) @ cols.T).astype(x.dtype, copy=False)
     border = {"nearest": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT}[mode]
-    ky, kx = (2 * int(truncate * s + 0.5) + 1 for s in (sy, sx))
-    return cv2.GaussianBlur(x, (kx, ky), sigmaX=float(sx), sigmaY=float(sy), borderType=border)
+    return cv2.GaussianBlur(x, (2 * rx + 1, 2 * ry + 1), sigmaX=float(sx), sigmaY=float(sy),
+                            borderType=border)
+
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_matrix(n: int, sigma: float, radius: int, mode: str) -> np.ndarray:
+    """The (n, n) matrix of ``scipy.ndimage.gaussian_filter1d`` on n samples: weights
+    ``exp(-t^2 / 2 sigma^2)`` for t in -radius..radius, normalised; the sample index i + t is
+    folded into 0..n-1 by ``mode`` ("reflect": half-sample symmetric, period 2n; "nearest":
+    clamped), as often as needed."""
+    t = np.arange(-radius, radius + 1)
+    w = np.exp(-0.5 * (t / sigma) ** 2)
+    w /= w.sum()
+    src = np.arange(n)[:, None] + t[None, :]
+    if mode == "reflect":
+        src = np.mod(src, 2 * n)
+        src = np.where(src >= n, 2 * n - 1 - src, src)
+    else:
+        src = np.clip(src, 0, n - 1)
+    m = np.zeros((n, n), np.float64)
+    np.add.at(m, (np.repeat(np.arange(n), t.size), src.ravel()), np.tile(w, n))
+    m.flags.writeable = False
+    return m
+
+
+def gaussian_uint8(x: np.ndarray, sigma: float) -> np.ndarray:
+    """``np.uint8(np.clip(skimage.filters.gaussian(x / 255, sigma, channel_axis=-1), 0, 1) * 255)``
+    for a uint8 (H, W, C) image, as ImageNet-C computes it (gaussian_blur, and both blurs of
+    glass_blur): scipy's float64 filter (edges replicated, truncated at 4 sigma), truncated to
+    uint8.
+
+    Computed with OpenCV in float64, which agrees with scipy to ~1e-15 except in the order of
+    its sums. That order decides one thing: whether a flat area of level v comes out a hair
+    above or below v / 255, i.e. v or v - 1 after the truncation (a white background after
+    imagenet_c's blur is 254 or 255 depending on the sigma). Values within 1e-9 of a level
+    only arise from flat neighbourhoods, so they take the level scipy gives a flat image of
+    that level (`_flat_levels`); every other value is truncated as computed.
+    """
+    import cv2
+
+    y = gaussian(cv2.LUT(x, _UNIT), sigma)  # x / 255, exactly as numpy divides
+    y *= 255.0
+    np.clip(y, 0.0, 255.0, out=y)
+    out = np.floor(y)
+    y -= out  # the fraction
+    near_above = y < 1e-9  # just above a level (or on it)
+    near_below = y > 1.0 - 1e-9  # just below the next one
+    result = out.astype(np.uint8)
+    if near_above.any() or near_below.any():
+        levels = _flat_levels(float(sigma))
+        idx = out[near_above].astype(np.intp)
+        result[near_above] = levels[idx]
+        idx = out[near_below].astype(np.intp) + 1
+        result[near_below] = levels[np.minimum(idx, 255)]
+    return result
+
+
+#: uint8 -> v / 255 in float64, as numpy computes ``x / 255.`` (for cv2.LUT).
+_UNIT = (np.arange(256) / 255.0).reshape(1, 256)
+
+
+@functools.lru_cache(maxsize=16)
+def _flat_levels(sigma: float) -> np.ndarray:
+    """For each level v, the uint8 that imagenet_c's ``np.uint8(np.clip(gaussian(flat v / 255),
+    0, 1) * 255)`` gives inside a flat area: scipy's filter run on flat images of every level."""
+    from scipy import ndimage
+
+    side = 2 * int(4.0 * sigma + 0.5) + 3
+    flat = np.broadcast_to(np.arange(256) / 255.0, (side, side, 256)).copy()
+    y = ndimage.gaussian_filter(flat, (sigma, sigma, 0), mode="nearest", truncate=4.0)[side // 2, side // 2]
+    return (np.clip(y, 0, 1) * 255).astype(np.uint8)
 
 
 def zoom_geometry(size: int, factor: float) -> tuple[int, int, float]:
@@ -72,31 +161,41 @@ def zoom_outside(size: int, factor: float) -> np.ndarray:
     return np.nonzero(np.arange(out, dtype=np.float64) * step > crop - 1)[0]
 
 
-def clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
+def zoom_trim(size: int, factor: float, centred: bool) -> int:
+    """The first line of the zoomed image that `clipped_zoom` keeps: imagenet_c trims the
+    ``out - size`` extra lines evenly (``(out - size) // 2``), imagecorruptions keeps the first
+    ``size``. At 224 px both keep the first (``out - size`` is 0 or 1 there)."""
+    return (zoom_geometry(size, factor)[1] - size) // 2 if centred else 0
+
+
+def clipped_zoom(x: np.ndarray, factor: float, *, centred: bool = False) -> np.ndarray:
     """Magnify the centre of a float32 (H, W[, C]) image by ``factor`` with bilinear sampling
-    (OpenCV's warp: source coordinates quantised to 1/32 pixel), cropped to (H, W)."""
+    (OpenCV's warp: source coordinates quantised to 1/32 pixel), cropped to (H, W) from the
+    line `zoom_trim` gives."""
     import cv2
 
     h, w = x.shape[:2]
     top, out_h, sy = zoom_geometry(h, factor)
     left, out_w, sx = zoom_geometry(w, factor)
-    out_h, out_w = min(out_h, h), min(out_w, w)
-    m = np.array([[sx, 0.0, left], [0.0, sy, top]], dtype=np.float64)
+    tr, tc = zoom_trim(h, factor, centred), zoom_trim(w, factor, centred)
+    out_h, out_w = min(out_h - tr, h), min(out_w - tc, w)
+    m = np.array([[sx, 0.0, left + tc * sx], [0.0, sy, top + tr * sy]], dtype=np.float64)
     # WARP_INVERSE_MAP: m maps output pixel (col, row) to the source coordinate.
     y = cv2.warpAffine(x, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_REPLICATE)
-    _blacken(y, zoom_outside(h, factor), zoom_outside(w, factor))
+    _blacken(y, zoom_outside(h, factor) - tr, zoom_outside(w, factor) - tc)
     return y
 
 
 def _blacken(y: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
-    y[rows[rows < y.shape[0]]] = 0
-    y[:, cols[cols < y.shape[1]]] = 0
+    y[rows[(rows >= 0) & (rows < y.shape[0])]] = 0
+    y[:, cols[(cols >= 0) & (cols < y.shape[1])]] = 0
 
 
-def zoom_exact(x: np.ndarray, factor: float) -> np.ndarray:
-    """`clipped_zoom` of a 2-D float image at the full zoomed size, computed exactly in
-    float64 (separable bilinear, as ``scipy.ndimage.zoom(order=1)``).
+def zoom_exact(x: np.ndarray, factor: float, *, centred: bool | None = None) -> np.ndarray:
+    """`clipped_zoom` of a 2-D float image, computed exactly in float64 (separable bilinear,
+    as ``scipy.ndimage.zoom(order=1)``): cropped to (H, W) from the line `zoom_trim` gives, or
+    (``centred`` None) the whole zoomed image, uncropped (imagecorruptions' snow).
 
     Snow thresholds its zoomed noise, so the 1/32-pixel quantisation of OpenCV's warp would
     flip a few flakes on or off; this exact path keeps every flake where ImageNet-C has it.
@@ -104,25 +203,30 @@ def zoom_exact(x: np.ndarray, factor: float) -> np.ndarray:
     axes = []
     for n in x.shape[:2]:
         start, out, step = zoom_geometry(n, factor)
-        coord = start + np.arange(out) * step
+        trim = zoom_trim(n, factor, bool(centred))
+        coord = start + (np.arange(out) if centred is None else np.arange(trim, trim + n)) * step
         low = np.floor(coord).astype(np.intp)
         axes.append((low, np.minimum(low + 1, n - 1), coord - low))
     (r0, r1, wr), (c0, c1, wc) = axes
     x = x.astype(np.float64, copy=False)
     rows = x[r0] * (1 - wr)[:, None] + x[r1] * wr[:, None]
     y = rows[:, c0] * (1 - wc) + rows[:, c1] * wc
-    _blacken(y, zoom_outside(x.shape[0], factor), zoom_outside(x.shape[1], factor))
+    h, w = x.shape[:2]
+    _blacken(y, zoom_outside(h, factor) - zoom_trim(h, factor, bool(centred)),
+             zoom_outside(w, factor) - zoom_trim(w, factor, bool(centred)))
     return y
 
 
-def motion_taps(radius: int, sigma: float, angle: float, shape: tuple[int, ...]
+def motion_taps(radius: int, sigma: float, angle: float, shape: tuple[int, ...] | None
                 ) -> list[tuple[float, int, int]]:
     """The taps of ImageNet-C's motion blur: (weight, row offset, column offset).
 
     ``2 * radius + 1`` taps along a line at ``angle`` degrees, weighted by a one-sided Gaussian
     of ``sigma`` normalised over all of them; tap ``i`` reads the pixel ``round(i sin a)``
-    rows and ``round(i cos a)`` columns away (halves rounded down). As in the original, the
-    line stops at the first tap that would leave an image of ``shape`` (its weight is lost).
+    rows and ``round(i cos a)`` columns away (halves rounded down) — ImageMagick's
+    ``MotionBlurImage`` kernel and offsets. As in imagecorruptions' re-implementation, the line
+    stops at the first tap that would leave an image of ``shape`` (its weight is lost);
+    ``shape`` None keeps every tap (ImageMagick reads past the border: edge pixels).
     """
     width = 2 * radius + 1
     t = np.arange(width, dtype=np.float64)
@@ -135,7 +239,7 @@ def motion_taps(radius: int, sigma: float, angle: float, shape: tuple[int, ...]
     for i in range(width):
         oy = math.ceil(i * py / length - 0.5)
         ox = math.ceil(i * px / length - 0.5)
-        if abs(oy) >= shape[0] or abs(ox) >= shape[1]:
+        if shape is not None and (abs(oy) >= shape[0] or abs(ox) >= shape[1]):
             break
         taps.append((float(weights[i]), oy, ox))
     return taps
@@ -161,6 +265,35 @@ def motion_blur(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.nd
     for weight, oy, ox in taps:
         out += np.float32(weight) * src[top + oy:top + oy + h, left + ox:left + ox + w]
     return out.astype(np.float64)
+
+
+def magick_motion_blur(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarray:
+    """ImageMagick's ``MagickMotionBlurImage(radius, sigma, angle)`` on a uint8 (H, W) or
+    (H, W, C) image read from an 8-bit PNG and written back to one, as imagenet_c runs it
+    through Wand. Returns uint8.
+
+    ImageMagick 6 (Q16) holds the pixel ``v`` as ``257 v``, sums the `motion_taps` (all of
+    them: past the border it reads edge pixels) in double precision, rounds the sum to the
+    nearest 16-bit level, and its 8-bit PNG writer divides by 257 discarding the remainder.
+    Measured against ImageMagick 6.9.11-60 Q16 (Debian 12), the oracle's: identical bytes
+    (tests/test_perturb_repmix.py checks it when Wand is installed).
+    """
+    taps = motion_taps(radius, sigma, angle, None)
+    h, w = x.shape[:2]
+    top = max(0, -min(t[1] for t in taps))
+    bottom = max(0, max(t[1] for t in taps))
+    left = max(0, -min(t[2] for t in taps))
+    right = max(0, max(t[2] for t in taps))
+    pad = ((top, bottom), (left, right)) + ((0, 0),) * (x.ndim - 2)
+    src = np.pad(x, pad, mode="edge").astype(np.float64)
+    src *= 257.0
+    out = np.zeros(x.shape, np.float64)
+    for weight, oy, ox in taps:
+        out += weight * src[top + oy:top + oy + h, left + ox:left + ox + w]
+    np.clip(out, 0.0, 65535.0, out=out)
+    out += 0.5
+    q = out.astype(np.uint32)  # the 16-bit level (truncation of the sum + 0.5)
+    return (q // 257).astype(np.uint8)
 
 
 def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 from . import _ops
 from ._base import corruption
 
-# Parameters per severity 1..5 (ImageNet-C / imagecorruptions 1.1.2).
+# Parameters per severity 1..5 (ImageNet-C; imagecorruptions 1.1.2 has the same tables).
 DEFOCUS = ((3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5))  # disk radius, alias blur
 GLASS = ((0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2))  # sigma, max delta, passes
 MOTION = ((10, 3), (15, 5), (15, 8), (15, 12), (20, 15))  # line radius, sigma; angle U(-45, 45)
@@ -22,12 +22,18 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 @corruption
 def defocus_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Convolution with an anti-aliased disk (OpenCV's default mirrored border)."""
+    """Convolution with an anti-aliased disk (OpenCV's default mirrored border), each channel
+    in float64 with the float32 kernel, truncated to uint8: ImageNet-C's own arithmetic, so that
+    flat areas land on the same side of a grey level as there."""
     import cv2
 
     radius, alias = DEFOCUS[severity - 1]
-    y = cv2.filter2D(_unit(x), -1, _ops.disk_kernel(radius, alias))
-    return np.clip(y, 0, 1) * 255
+    kernel = _ops.disk_kernel(radius, alias)
+    y = x / 255.0
+    out = np.empty(x.shape, np.uint8)
+    for c in range(x.shape[2]):
+        out[:, :, c] = np.clip(cv2.filter2D(y[:, :, c], -1, kernel), 0, 1) * 255
+    return out
 
 
 def _glass_pass(img: np.ndarray, delta: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,34 +79,57 @@ def _glass_pass(img: np.ndarray, delta: int, rng: np.random.Generator) -> np.nda
 def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Gaussian blur, local pixel shuffle (`_glass_pass`), Gaussian blur again."""
     sigma, delta, passes = GLASS[severity - 1]
-    y = _ops.to_uint8(_ops.gaussian(_unit(x), sigma) * 255)
+    y = _ops.gaussian_uint8(x, sigma)
     for _ in range(passes):
         y = _glass_pass(y, delta, rng)
-    return np.clip(_ops.gaussian(_unit(y), sigma), 0, 1) * 255
+    return _ops.gaussian_uint8(y, sigma)
 
 
-@corruption
-def motion_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Blur along a line of random direction, uniform in [-45, 45) degrees."""
+@corruption(name="motion_blur", flavours=("imagecorruptions",))
+def motion_blur_float(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Blur along a line of random direction, uniform in [-45, 45) degrees: imagecorruptions'
+    re-implementation of ImageMagick's kernel, in floating point (truncated to uint8)."""
     radius, sigma = MOTION[severity - 1]
     angle = rng.uniform(-45, 45)
     return _ops.motion_blur(x, radius, sigma, angle)
 
 
-@corruption
-def zoom_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Mean of the image and of its centre magnified by each zoom factor."""
+@corruption(name="motion_blur", flavours=("repmix",))
+def motion_blur_magick(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Blur along a line of random direction, uniform in [-45, 45) degrees: ImageMagick's
+    motion blur with its 8-bit PNG round trip, as imagenet_c runs it through Wand."""
+    radius, sigma = MOTION[severity - 1]
+    angle = rng.uniform(-45, 45)
+    return _ops.magick_motion_blur(x, radius, sigma, angle)
+
+
+def _zoom_blur(x: np.ndarray, severity: int, centred: bool) -> np.ndarray:
     step, count = ZOOM[severity - 1]
     y = _unit(x)
     acc = y.copy()
     for k in range(count):
-        acc += _ops.clipped_zoom(y, 1 + k * step)
+        acc += _ops.clipped_zoom(y, 1 + k * step, centred=centred)
     acc /= np.float32(count + 1)
     return np.clip(acc, 0, 1) * 255
 
 
+@corruption(name="zoom_blur", flavours=("repmix",))
+def zoom_blur_centred(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Mean of the image and of its centre magnified by each zoom factor, each magnified
+    image trimmed evenly to the image's size (imagenet_c)."""
+    return _zoom_blur(x, severity, centred=True)
+
+
+@corruption(name="zoom_blur", flavours=("imagecorruptions",))
+def zoom_blur_top_left(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Mean of the image and of its centre magnified by each zoom factor, each magnified
+    image cut to the image's size from its top-left corner (imagecorruptions; the same as
+    imagenet_c's at 224 px)."""
+    return _zoom_blur(x, severity, centred=False)
+
+
 @corruption
 def gaussian_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian blur (edges replicated, kernel truncated at 4 sigma)."""
-    y = _ops.gaussian(_unit(x), GAUSSIAN_SIGMA[severity - 1])
-    return np.clip(y, 0, 1) * 255
+    """Gaussian blur (edges replicated, kernel truncated at 4 sigma), truncated to uint8 as
+    ImageNet-C's float64 filter does (`_ops.gaussian_uint8`)."""
+    return _ops.gaussian_uint8(x, GAUSSIAN_SIGMA[severity - 1])

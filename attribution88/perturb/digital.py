@@ -10,9 +10,18 @@ import numpy as np
 from . import _ops
 from ._base import corruption
 
-# Parameters per severity 1..5 (ImageNet-C / imagecorruptions 1.1.2).
+# Parameters per severity 1..5 (ImageNet-C; imagecorruptions 1.1.2 has the same tables but
+# for elastic_transform's).
 BRIGHTNESS = (0.1, 0.2, 0.3, 0.4, 0.5)  # added to HSV value (ImageNet-C: RGB -> HSV -> RGB)
 CONTRAST = (0.4, 0.3, 0.2, 0.1, 0.05)  # factor on the distance to the channel mean
+# imagenet_c: alpha (displacement scale, px), sigma (smoothing, px), affine shift (px). The 244
+# is the original's (its comment: "244 should have been 224"), kept.
+ELASTIC_AFFINE = ((244 * 2, 244 * 0.7, 244 * 0.1),
+                  (244 * 2, 244 * 0.08, 244 * 0.2),
+                  (244 * 0.05, 244 * 0.01, 244 * 0.02),
+                  (244 * 0.07, 244 * 0.01, 244 * 0.02),
+                  (244 * 0.12, 244 * 0.01, 244 * 0.02))
+# imagecorruptions: alpha; sigma and the noise amplitude are relative to the image size.
 ELASTIC_ALPHA = (250 * 0.05, 250 * 0.065, 250 * 0.085, 250 * 0.1, 250 * 0.12)
 PIXELATE = (0.6, 0.5, 0.4, 0.3, 0.25)  # downscale factor
 JPEG_QUALITY = (25, 18, 15, 10, 7)
@@ -65,11 +74,47 @@ def saturate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarr
     return _rgb(hsv)
 
 
-@corruption
-def elastic_transform(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+@corruption(name="elastic_transform", flavours=("repmix",))
+def elastic_affine(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """A random affine warp, then resampling along a smooth random displacement field
+    (imagenet_c).
+
+    Affine: the three points (c + s, c + s), (c_0 + s, c_1 - s), (c - s, c - s) of the centre
+    c = (H // 2, W // 2) (used as (x, y) points, as the original does) and s = min(H, W) // 3
+    each move by uniform(-shift, shift) per coordinate; the image is warped by the affine map
+    between them (OpenCV, bilinear, border reflect-101). Field: uniform noise in [-1, 1]
+    per pixel, Gaussian-smoothed (sigma px, truncated at 3 sigma, half-sample mirrored border,
+    folded as often as the kernel needs), times alpha; one for columns, then one for rows.
+    Resampling: ``scipy.ndimage.map_coordinates`` (order 1, mirrored border), per channel.
+    """
+    import cv2
+    from scipy import ndimage
+
+    alpha, sigma, shift = ELASTIC_AFFINE[severity - 1]
+    h, w = x.shape[:2]
+    img = x.astype(np.float32) / np.float32(255)
+    centre = np.float32((h, w)) // 2
+    side = min(h, w) // 3
+    src = np.float32([centre + side, [centre[0] + side, centre[1] - side], centre - side])
+    dst = src + rng.uniform(-shift, shift, size=src.shape).astype(np.float32)
+    img = cv2.warpAffine(img, cv2.getAffineTransform(src, dst), (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    dx = (_ops.gaussian(rng.uniform(-1, 1, size=(h, w)), sigma, mode="reflect", truncate=3)
+          * alpha).astype(np.float32)
+    dy = (_ops.gaussian(rng.uniform(-1, 1, size=(h, w)), sigma, mode="reflect", truncate=3)
+          * alpha).astype(np.float32)
+    coords = np.stack([np.arange(h)[:, None] + dy, np.arange(w)[None, :] + dx])
+    out = np.empty_like(img)
+    for c in range(img.shape[2]):
+        ndimage.map_coordinates(img[:, :, c], coords, output=out[:, :, c], order=1, mode="reflect")
+    return np.clip(out, 0, 1) * 255
+
+
+@corruption(name="elastic_transform", flavours=("imagecorruptions",))
+def elastic_small(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Resampling (bilinear, mirrored border) along a smooth random displacement field:
     uniform noise in +-0.5% of the height, Gaussian-smoothed (sigma 1% of each side,
-    truncated at 3 sigma, mirrored border), times alpha."""
+    truncated at 3 sigma, mirrored border), times alpha (imagecorruptions' rewrite; no
+    affine)."""
     import cv2
 
     alpha = ELASTIC_ALPHA[severity - 1]
@@ -89,7 +134,9 @@ def elastic_transform(x: np.ndarray, severity: int, rng: np.random.Generator) ->
 
 @corruption
 def pixelate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Box-filter downscale by c, nearest-neighbour upscale back (Pillow)."""
+    """Box-filter downscale by c, back up to the image's size (Pillow). imagenet_c upscales
+    with the box filter, imagecorruptions with nearest neighbour: for an upscale both pick
+    input pixel floor((i + 0.5) * in / out) for output pixel i, the same bytes."""
     from PIL import Image
 
     c = PIXELATE[severity - 1]

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ImageError, UsageError
 from ..ids import derive_seed
 from ..images import encode_png, read_image
-from .engine import CORRUPTIONS, apply, check_seed, check_severity
+from .engine import apply, check_seed, check_severity, flavour_of
 from .protocol import apply_protocol
 
 
@@ -39,11 +39,12 @@ def image_suffixes() -> set[str]:
     return {ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
 
 
-def _corrupter(name: str, severity: int, native: bool) -> Callable[[np.ndarray, int], np.ndarray]:
-    CORRUPTIONS.get(name)
+def _corrupter(name: str, severity: int, native: bool, flavour: str | None
+               ) -> Callable[[np.ndarray, int], np.ndarray]:
+    flavour_of(flavour).corruptions.get(name)
     check_severity(severity)
     fn = apply if native else apply_protocol
-    return lambda image, seed: fn(image, name, severity, seed)
+    return lambda image, seed: fn(image, name, severity, seed, flavour)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -51,14 +52,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def perturb_file(src: str | os.PathLike, dst: str | os.PathLike, name: str, severity: int,
-                 seed: int, *, native: bool = False) -> Path:
+                 seed: int, *, native: bool = False, flavour: str | None = None) -> Path:
     """Corrupt one image file with ``seed`` itself and write ``dst`` (a ``.png`` path, or an
     existing folder, which receives ``<stem>.png``). Returns the path written.
 
     ``native``: corrupt at the image's own size (`apply`) instead of the protocol's
-    resize to 224 and back (`apply_protocol`).
+    resize to 224 and back (`apply_protocol`). ``flavour``: the corruptions' definitions
+    (default the spec's, "repmix").
     """
-    corrupt = _corrupter(name, severity, native)
+    corrupt = _corrupter(name, severity, native, flavour)
     check_seed(seed)
     src, dst = Path(src), Path(dst)
     if dst.is_dir():
@@ -112,11 +114,12 @@ def plan_folder(src: str | os.PathLike, dst: str | os.PathLike) -> tuple[list[tu
 
 
 def perturb_folder(src: str | os.PathLike, dst: str | os.PathLike, name: str, severity: int,
-                   seed: int, *, native: bool = False, progress: bool = False) -> FolderResult:
+                   seed: int, *, native: bool = False, progress: bool = False,
+                   flavour: str | None = None) -> FolderResult:
     """Corrupt every image file under ``src`` into PNGs under ``dst`` (same relative paths,
     suffix ``.png``). An image that cannot be read (or is too small for ``native``) is recorded
     in ``failed`` and the others go on."""
-    corrupt = _corrupter(name, severity, native)
+    corrupt = _corrupter(name, severity, native, flavour)
     check_seed(seed)
     jobs, ignored = plan_folder(src, dst)
     if not jobs:

@@ -1,10 +1,13 @@
 """The benchmark's protocol around `apply`: work size, test assignments, training draws.
 
-Official RepMix protocol (utils/augment_imagenetc.py of github.com/TuBui/image_attribution):
-the image is resized (bilinear) to 224 x 224, corrupted, and resized (bilinear) back to its
-own size. Test images take the perturbation, severity and seed their id assigns
-(`attribution88.ids.assign`); training applies, with probability 0.95, one of the 15 seen
-perturbations (uniform) at a uniform severity 1..5.
+The spec's protocol (``SPEC.protocol``, the official RepMix code's: utils/augment_imagenetc.py
+of github.com/TuBui/image_attribution): the image is resized (bilinear) to 224 x 224, put in
+BGR order, corrupted with the ``repmix`` flavour (imagenet_c's definitions), put back in RGB
+order and resized (bilinear) back to its own size. Test images take the perturbation, severity
+and seed their id assigns (`attribution88.ids.assign`); training applies, with probability
+0.95, one of the 15 seen perturbations (uniform) at a uniform severity 1..5. Every function
+takes ``flavour`` ("repmix" or "imagecorruptions"; default the spec's): the other flavour
+runs in its own channel order, at the same size, with the same resizing.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from ..errors import UsageError
 from ..ids import Assignment
 from ..images import as_rgb
 from ..spec import NO_PERTURBATION, SPEC
-from .engine import CORRUPTIONS, apply, check_seed, check_severity, generator
+from .engine import check_seed, check_severity, corrupt, flavour_of, generator
 
 
 def _resize(x: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -26,39 +29,44 @@ def _resize(x: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(x).resize((width, height), Image.Resampling.BILINEAR))
 
 
-def apply_protocol(image: np.ndarray | Image.Image, name: str, severity: int, seed: int) -> np.ndarray:
-    """The official protocol: resize to ``SPEC.protocol.work_size`` (224) bilinear, `apply`, resize
-    back bilinear to the input's size. Any non-empty image; returns RGB uint8 (H, W, 3) of
-    the input's size. ``name == "none"`` returns the image unchanged (as RGB uint8)."""
+def apply_protocol(image: np.ndarray | Image.Image, name: str, severity: int, seed: int,
+                   flavour: str | None = None) -> np.ndarray:
+    """The official protocol: resize to ``SPEC.protocol.work_size`` (224) bilinear, corrupt
+    (`attribution88.perturb.apply`: ``flavour``, default the spec's, in its channel order),
+    resize back bilinear to the input's size. Any non-empty image; returns RGB uint8 (H, W, 3)
+    of the input's size. ``name == "none"`` returns the image unchanged (as RGB uint8)."""
+    fl = flavour_of(flavour)
     if name != NO_PERTURBATION:
-        CORRUPTIONS.get(name)
-    check_severity(severity)
-    check_seed(seed)
+        fl.corruptions.get(name)
+    severity = check_severity(severity)
+    rng = generator(seed)
     x = as_rgb(image)
     if name == NO_PERTURBATION:
         return x.copy()
     h, w = x.shape[:2]
     size = SPEC.protocol.work_size
-    y = apply(_resize(x, size, size), name, severity, seed)
+    y = corrupt(_resize(x, size, size), name, severity, rng, fl)
     return np.ascontiguousarray(_resize(y, w, h))
 
 
-def apply_assignment(image: np.ndarray | Image.Image, assignment: Assignment) -> np.ndarray:
+def apply_assignment(image: np.ndarray | Image.Image, assignment: Assignment,
+                     flavour: str | None = None) -> np.ndarray:
     """A test image as the spec assigns it: `apply_protocol` with the assignment's
-    perturbation, severity and perturbation seed; unchanged (RGB uint8) when it is "none"."""
+    perturbation, severity and perturbation seed (and ``flavour``, default the spec's);
+    unchanged (RGB uint8) when it is "none"."""
     if assignment.perturbation == NO_PERTURBATION:
         return as_rgb(image).copy()
     if assignment.perturbation_seed is None:
         raise UsageError(f"{assignment.id}: perturbation {assignment.perturbation!r} has no seed")
     return apply_protocol(image, assignment.perturbation, assignment.severity,
-                          assignment.perturbation_seed)
+                          assignment.perturbation_seed, flavour)
 
 
-def training_perturbation(image: np.ndarray | Image.Image, seed: int,
-                          p: float | None = None) -> tuple[np.ndarray, str, int]:
+def training_perturbation(image: np.ndarray | Image.Image, seed: int, p: float | None = None,
+                          flavour: str | None = None) -> tuple[np.ndarray, str, int]:
     """Training-time augmentation: with probability ``p`` (default ``SPEC.protocol.train_probability``,
     0.95; the official validation uses 1.0) a seen perturbation (uniform over the 15) at a
-    uniform severity 1..5, by `apply_protocol`.
+    uniform severity 1..5, by `apply_protocol` (``flavour``: default the spec's).
 
     Every choice comes from ``PCG64(seed)``; pass ``ids.train_augmentation_seed(id, epoch)``.
     Returns (RGB uint8 (H, W, 3), perturbation name or "none", severity or 0).
@@ -70,4 +78,4 @@ def training_perturbation(image: np.ndarray | Image.Image, seed: int,
     name = seen[int(rng.integers(len(seen)))].name
     severity = SPEC.severities[int(rng.integers(len(SPEC.severities)))]
     corruption_seed = int(rng.integers(2 ** 63))
-    return apply_protocol(image, name, severity, corruption_seed), name, severity
+    return apply_protocol(image, name, severity, corruption_seed, flavour), name, severity

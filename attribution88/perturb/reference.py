@@ -15,6 +15,9 @@ shims, and no global state touched:
 - its ``gaussian`` maps ``multichannel=True`` to ``channel_axis=-1``.
 
 Calls are serialised by a lock (the per-call generator lives in the module's globals).
+`LegacyDraws` serves the engine the same random numbers (tests and benchmarks of both
+flavours use it; `attribution88.perturb.reference_imagenet_c` is the ``repmix`` flavour's
+reference).
 """
 
 from __future__ import annotations
@@ -127,3 +130,31 @@ def corrupt(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarra
 def available() -> bool:
     """Whether imagecorruptions is installed (the reference can run)."""
     return importlib.util.find_spec("imagecorruptions") is not None
+
+
+class LegacyDraws:
+    """The engine's generator interface (the `numpy.random.Generator` methods the corruptions
+    call), served from numpy's legacy ``RandomState(seed)`` — the generator imagecorruptions
+    and imagenet_c draw from — so that the engine and a reference see the same numbers."""
+
+    def __init__(self, seed):
+        self.rs = np.random.RandomState(seed)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64):
+        value = self.rs.randint(low, high, size=size)
+        return value if size is None else value.astype(dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return self.rs.uniform(low, high, size)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self.rs.normal(loc, scale, size)
+
+    def standard_normal(self, size=None, dtype=np.float64):
+        return self.rs.standard_normal(size).astype(dtype)
+
+    def poisson(self, lam=1.0, size=None):
+        return self.rs.poisson(lam, size)
+
+    def random(self, size=None, dtype=np.float64):
+        return self.rs.random_sample(size).astype(dtype)

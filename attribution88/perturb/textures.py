@@ -11,8 +11,9 @@ imagecorruptions distribution (a declared dependency) through its file list, wit
 importing the imagecorruptions module (whose import fails on a current stack: it needs
 ``pkg_resources``, removed from setuptools 81).
 
-As in imagecorruptions 1.1.2, only the first five textures are ever drawn (its
-``np.random.randint(5)``); ``frost6.jpg`` is listed for completeness.
+As in imagenet_c and imagecorruptions 1.1.2, only the first five textures are ever drawn (their
+``np.random.randint(5)``); ``frost6.jpg`` is listed for completeness. The six files have the
+same git blob hashes in both projects (`attribution88.perturb.reference_imagenet_c.FROST_BLOBS`).
 """
 
 from __future__ import annotations
@@ -85,6 +86,25 @@ def frost_rescaled(index: int, height: int, width: int) -> np.ndarray:
     texture = frost_texture(index)
     scale = _frost_scale(texture.shape[:2], (height, width))
     size = (int(math.ceil(texture.shape[1] * scale)), int(math.ceil(texture.shape[0] * scale)))
+    out = cv2.resize(texture, dsize=size, interpolation=cv2.INTER_CUBIC)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def frost_covering(index: int, height: int, width: int) -> np.ndarray:
+    """Texture ``index`` at its own resolution (imagenet_c) when it is larger than the image on
+    both sides, as it is at 224 px; otherwise resized (bicubic) by the smallest factor that
+    makes it one pixel larger than the image on both sides (imagenet_c has no rule for that).
+    Read-only uint8 BGR."""
+    import cv2
+
+    texture = frost_texture(index)
+    th, tw = texture.shape[:2]
+    if th > height and tw > width:
+        return texture
+    scale = max((height + 1) / th, (width + 1) / tw)
+    size = (max(width + 1, int(math.ceil(tw * scale))), max(height + 1, int(math.ceil(th * scale))))
     out = cv2.resize(texture, dsize=size, interpolation=cv2.INTER_CUBIC)
     out.flags.writeable = False
     return out

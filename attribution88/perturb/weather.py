@@ -7,7 +7,7 @@ import numpy as np
 from . import _ops, textures
 from ._base import corruption
 
-# Parameters per severity 1..5 (ImageNet-C / imagecorruptions 1.1.2).
+# Parameters per severity 1..5 (ImageNet-C; imagecorruptions 1.1.2 has the same tables).
 # snow: flake-noise mean, std, zoom, threshold, motion radius, motion sigma, image weight
 SNOW = ((0.1, 0.3, 3, 0.5, 10, 4, 0.8),
         (0.2, 0.3, 2, 0.5, 12, 4, 0.7),
@@ -26,36 +26,76 @@ WATER_COLOUR = (175, 238, 238)  # pale turquoise, added to channels (0, 1, 2)
 MUD_COLOUR = (63, 42, 20)  # brown, RGB
 
 
-@corruption
-def snow(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Flakes: thresholded, magnified Gaussian noise smeared by a motion blur at an angle in
-    [-135, -45) degrees, added twice (the layer and its 180-degree rotation) to the image,
-    itself first lightened towards its brightened grey version."""
+def _snow(x: np.ndarray, severity: int, rng: np.random.Generator, magick: bool) -> np.ndarray:
     import cv2
 
     mean, std, zoom, threshold, radius, sigma, weight = SNOW[severity - 1]
     h, w = x.shape[:2]
     img = x.astype(np.float32) / np.float32(255)
-    layer = _ops.zoom_exact(rng.normal(mean, std, size=(h, w)), zoom)
+    # imagenet_c trims the magnified layer evenly to the image; imagecorruptions blurs it
+    # whole and keeps its top-left corner
+    layer = _ops.zoom_exact(rng.normal(mean, std, size=(h, w)), zoom, centred=True if magick else None)
     layer[layer < threshold] = 0
     np.clip(layer, 0, 1, out=layer)
-    layer = _ops.motion_blur(layer, radius, sigma, rng.uniform(-135, -45))
-    layer = np.round(layer * 255).astype(np.uint8)[:h, :w, None] / np.float32(255)
+    angle = rng.uniform(-135, -45)
+    if magick:  # an 8-bit greyscale PNG (values truncated) through ImageMagick
+        layer = _ops.magick_motion_blur((layer * 255).astype(np.uint8), radius, sigma, angle)
+    else:  # blurred in floating point, rounded to 8 bits
+        layer = np.round(_ops.motion_blur(layer, radius, sigma, angle) * 255).astype(np.uint8)[:h, :w]
+    layer = layer[:, :, None] / 255.0
+    # grey with RGB weights on channels (0, 1, 2): under the repmix flavour's BGR order,
+    # the weights land on B, G, R (as in the official code)
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[:, :, None]
     img = weight * img + (1 - weight) * np.maximum(img, grey * 1.5 + 0.5)
     return np.clip(img + layer + np.rot90(layer, k=2), 0, 1) * 255
 
 
-@corruption
-def frost(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """A weighted sum of the image and a random crop of one of five frost textures."""
+@corruption(name="snow", flavours=("repmix",))
+def snow_magick(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Flakes: thresholded, magnified Gaussian noise (magnified image trimmed evenly),
+    quantised to 8 bits and smeared by ImageMagick's motion blur (`_ops.magick_motion_blur`)
+    at an angle in [-135, -45) degrees, added twice (the layer and its 180-degree rotation)
+    to the image, itself first lightened towards its brightened grey version (imagenet_c)."""
+    return _snow(x, severity, rng, magick=True)
+
+
+@corruption(name="snow", flavours=("imagecorruptions",))
+def snow_float(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """As the repmix flavour's snow, but the layer (magnified image cut from its top-left
+    corner) blurred in floating point by imagecorruptions' re-implementation of the motion
+    blur, then rounded to 8 bits."""
+    return _snow(x, severity, rng, magick=False)
+
+
+def _frost(x: np.ndarray, severity: int, rng: np.random.Generator, rescale: bool) -> np.ndarray:
     image_weight, frost_weight = FROST[severity - 1]
     h, w = x.shape[:2]
-    texture = textures.frost_rescaled(int(rng.integers(textures.FROST_DRAWN)), h, w)
+    index = int(rng.integers(textures.FROST_DRAWN))
+    if rescale:
+        texture = textures.frost_rescaled(index, h, w)
+    else:
+        texture = textures.frost_covering(index, h, w)
     top = int(rng.integers(0, texture.shape[0] - h))
     left = int(rng.integers(0, texture.shape[1] - w))
-    crop = texture[top:top + h, left:left + w, ::-1]  # BGR -> RGB
+    crop = texture[top:top + h, left:left + w, ::-1]  # the texture's BGR -> RGB
     return np.clip(image_weight * x.astype(np.float32) + np.float32(frost_weight) * crop, 0, 255)
+
+
+@corruption(name="frost", flavours=("repmix",))
+def frost_native(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """A weighted sum of the image and a random crop of one of five frost textures, cropped at
+    the texture's own resolution and added in RGB order to the image's channels (under the
+    repmix flavour's BGR order the texture's red and blue are swapped, as in the official
+    code). imagenet_c needs a texture larger than the image (it is at 224 px); for larger
+    images the texture is first scaled up just enough (`textures.frost_covering`)."""
+    return _frost(x, severity, rng, rescale=False)
+
+
+@corruption(name="frost", flavours=("imagecorruptions",))
+def frost_rescaled(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """A weighted sum of the image and a random crop of one of five frost textures, each
+    texture first scaled to cover the image and then 10% more (imagecorruptions)."""
+    return _frost(x, severity, rng, rescale=True)
 
 
 @corruption
