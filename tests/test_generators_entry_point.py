@@ -73,7 +73,7 @@ def _expected(seed):
 
 def test_a_module_entry_point_follows_the_seed_contract(user_module):
     g = load_generator("stylegan2", "cat", entry_point="a88_usergen:load")
-    assert g.kind == "entry-point" and g.z_dim == 16 and g.origin == "entry-point:a88_usergen:load"
+    assert g.kind == "entry-point" and g.z_dim == 16 and g.origin == "entry-point:a88_usergen:load;psi=0.5;noise=const"
     images = sample(g, [5, 6, 7])
     state = torch.random.get_rng_state()
     for seed, image in zip([5, 6, 7], images):
@@ -108,7 +108,7 @@ def test_the_checkpoint_is_handed_to_the_users_code_and_recorded(user_module):
     g = load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=ckpt)
     assert a88_usergen.LOADED[-1] == str(ckpt)
     assert g.origin == f"entry-point:a88_usergen:load+checkpoint:snapshot.pkl#sha256:" \
-                       f"{hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]}"
+                       f"{hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]};psi=0.5;noise=const"
 
 
 def test_a_seeds_callable_entry_point(user_module):
@@ -138,4 +138,4 @@ def test_an_entry_point_checkpoint_must_exist_unless_it_is_a_url(user_module):
         load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=user_module / "nope.pkl")
     url = "https://example.org/network-snapshot.pkl"
     g = load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=url)
-    assert a88_usergen.LOADED[-1] == url and g.origin.endswith(f"+checkpoint:{url}")
+    assert a88_usergen.LOADED[-1] == url and g.origin.endswith(f"+checkpoint:{url};psi=0.5;noise=const")
