@@ -1,8 +1,10 @@
-"""`generators convert`: the authors' release formats, written here in their official layout
+"""`generators convert` and the build: the authors' release formats, written here in their official layout
 (same key names, shapes, dtypes, nesting: NVlabs' persistence pickles, dnnlib/tfutil TF1
 pickles, Chainer npz) from a known model, converted without running anything from the file,
 and compared tensor for tensor and image for image with the model they were written from.
-Malicious and wrong files are refused in one line, nothing run and nothing written."""
+Malicious and wrong files are refused in one line, nothing run and nothing written. The build
+samples the generators the user gives (--checkpoints), records their origin, truncation and
+noise, and takes the stand-in path only when no generator was given."""
 
 import contextlib
 import json
@@ -13,6 +15,7 @@ import types
 import zipfile
 from collections import OrderedDict
 
+import datasets
 import numpy as np
 import pytest
 import torch
@@ -22,6 +25,7 @@ from attribution88.builders.generators.convert import convert_file, read_officia
 from attribution88.builders.generators.stand_ins import build_stand_in
 from attribution88.cli import main
 from attribution88.errors import CheckpointError
+from attribution88.format.manifest import read_manifest
 
 
 # -- writing the official layouts ------------------------------------------------------------------
@@ -499,3 +503,94 @@ def test_read_official_names_what_it_found(tmp_path):
     data = tf_stylegan2_pickle(build_stand_in("stylegan2", "bedroom"), tmp_path / "ran")
     (tmp_path / "n.pkl").write_bytes(data)
     assert read_official(tmp_path / "n.pkl", "stylegan2").source_format == "stylegan2 TF pickle"
+
+
+# -- the build -------------------------------------------------------------------------------------
+CELL = ["--arch", "stylegan2", "--semantic", "bedroom", "--preset", "mini", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """A small StyleGAN2 written as NVlabs' TF pickle and converted: its stored noise maps are
+    not the stand-in's (so the build's images tell which generator ran)."""
+    import torch
+
+    root = tmp_path_factory.mktemp("official")
+    module = build_stand_in("stylegan2", "bedroom")
+    with torch.no_grad():
+        for name, buf in module.named_buffers():
+            if name.endswith("noise_const"):
+                buf.mul_(-1)
+    src = root / "stylegan2-bedroom-config-f.pkl"
+    src.write_bytes(tf_stylegan2_pickle(module, root / "ran"))
+    convert_file(src, "stylegan2", "bedroom", root / "checkpoints")
+    return src, root / "checkpoints"
+
+
+@pytest.mark.slow
+def test_build_samples_the_given_checkpoint_and_records_it(converted, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ATTRIBUTION88_CHECKPOINTS", raising=False)
+    _, ckpt = converted
+    out = tmp_path / "a88"
+    assert main(["build", "--out", str(out), "--checkpoints", str(ckpt), *CELL]) == 0
+    m = read_manifest(out)
+    notes = m.build["cells"]["stylegan2-bedroom"]
+    assert not notes["stand_in"] and notes["generator"].startswith("checkpoint:stylegan2-bedroom.safetensors#sha256:")
+    assert notes["generator"].endswith(";psi=0.5;noise=const")
+    assert notes["sampling"] == {"truncation_psi": 0.5, "truncation_cutoff": None, "noise": "const"}
+    card = (out / "README.md").read_text()
+    assert "STAND-IN" not in card and "psi 0.5, const noise" in card
+    rows = datasets.load_dataset(str(out), split="train")
+    assert set(rows["origin"]) == {notes["generator"]}
+
+
+def test_stand_ins_only_where_no_generator_was_given(converted, tmp_path):
+    from attribution88.builders.pipeline import BuildConfig, uses_stand_in
+    from attribution88.spec import SPEC, Cell
+
+    _, ckpt = converted
+    bedroom, dog = (Cell(SPEC.source("stylegan2"), SPEC.semantic(s)) for s in ("bedroom", "dog"))
+    assert uses_stand_in(BuildConfig("mini", "x", stand_ins=True), bedroom)
+    assert not uses_stand_in(BuildConfig("mini", "x", stand_ins=False), bedroom)
+    with_ckpt = BuildConfig("mini", "x", checkpoints=str(ckpt), stand_ins=True)  # --stand-ins for the rest
+    assert not uses_stand_in(with_ckpt, bedroom) and uses_stand_in(with_ckpt, dog)
+    assert not uses_stand_in(BuildConfig("mini", "x", stand_ins=True, entry_points={"stylegan2": "m:f"}), dog)
+
+
+def _fails(argv, capsys, code, *parts):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err, err
+    for p in parts:
+        assert p in err, (p, err)
+    return err
+
+
+def test_a_wrong_checkpoints_argument_is_one_line_and_writes_nothing(converted, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ATTRIBUTION88_CHECKPOINTS", raising=False)
+    src, ckpt = converted
+    out = tmp_path / "a88"
+    base = ["build", "--out", str(out), *CELL]
+    _fails([*base, "--checkpoints", str(tmp_path / "nope")], capsys, 2, "no such folder")
+    _fails([*base, "--checkpoints", str(src)], capsys, 2, "is a pickle",
+           f"attribution88 generators convert {src} --arch ARCH --semantic SEMANTIC --out DIR")
+    (tmp_path / "notes.txt").write_text("x")
+    _fails([*base, "--checkpoints", str(tmp_path / "notes.txt")], capsys, 2, "is a file", "expected a folder")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "stylegan2-bedroom.pkl").write_bytes(pickle.dumps({"G_ema": None}))
+    _fails([*base, "--checkpoints", str(empty)], capsys, 1, "has no checkpoint for stylegan2-bedroom",
+           "holds stylegan2-bedroom.pkl", "attribution88 generators convert FILE --arch stylegan2 --semantic bedroom")
+    _fails(["build", "--out", str(out), "--checkpoints", str(ckpt), "--arch", "stylegan2", "--semantic", "bedroom",
+            "--semantic", "dog", "--preset", "mini", "--no-progress"], capsys, 1, "no checkpoint for stylegan2-dog")
+    assert not out.exists()
+
+
+def test_a_pickle_named_as_a_checkpoint_is_refused_with_the_convert_command(converted, tmp_path, capsys):
+    src, _ = converted
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "stylegan2-bedroom.safetensors").write_bytes(src.read_bytes())
+    (folder / "stylegan2-bedroom.json").write_text("{}")
+    _fails(["build", "--out", str(tmp_path / "a88"), "--checkpoints", str(folder), *CELL], capsys, 1,
+           "never unpickles", "attribution88 generators convert")
