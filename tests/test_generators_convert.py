@@ -10,6 +10,7 @@ import contextlib
 import json
 import math
 import pickle
+import struct
 import sys
 import types
 import zipfile
@@ -248,6 +249,78 @@ def chainer_sngan_npz(module, path, prefix=""):
     np.savez(path, **arrays)
 
 
+def _varint(n):
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _pb(number, value):
+    """One protobuf field: an int (varint) or bytes (length-delimited)."""
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    return _varint(number << 3 | 2) + _varint(len(value)) + value
+
+
+def _sstable_block(entries):
+    out, prev = bytearray(), b""
+    for key, value in entries:
+        shared = next((i for i, (a, b) in enumerate(zip(prev, key)) if a != b), min(len(prev), len(key)))
+        out += _varint(shared) + _varint(len(key) - shared) + _varint(len(value)) + key[shared:] + value
+        prev = key
+    return bytes(out) + struct.pack("<II", 0, 1)  # one restart point, at 0
+
+
+def write_tf_checkpoint(prefix, tensors):
+    """tf.train.Saver's V2 bundle: PREFIX.index (a LevelDB table of BundleEntryProto, the empty
+    key a BundleHeaderProto) and PREFIX.data-00000-of-00001 (the raw little-endian tensors)."""
+    data, entries = bytearray(), []
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name], dtype="<f4")
+        shape = b"".join(_pb(2, _pb(1, int(d))) for d in a.shape)
+        entry = _pb(1, 1) + _pb(2, shape) + _pb(4, len(data)) + _pb(5, a.nbytes) + _varint(6 << 3 | 5) + bytes(4)
+        entries.append((name.encode(), entry))
+        data += a.tobytes()
+    entries.insert(0, (b"", _pb(1, 1) + _pb(3, _pb(1, 1))))  # num_shards 1, version
+    trailer = bytes(5)  # no compression, crc (not checked)
+    block = _sstable_block(entries)
+    index_block = _sstable_block([(entries[-1][0], _varint(0) + _varint(len(block)))])
+    meta_block = _sstable_block([])
+    table = block + trailer
+    index_at, meta_at = len(table), len(table) + len(index_block) + 5
+    table += index_block + trailer + meta_block + trailer
+    footer = _varint(meta_at) + _varint(len(meta_block)) + _varint(index_at) + _varint(len(index_block))
+    table += footer + bytes(40 - len(footer)) + struct.pack("<Q", 0xDB4775248B80FB57)
+    prefix.with_name(prefix.name + ".index").write_bytes(table)
+    prefix.with_name(prefix.name + ".data-00000-of-00001").write_bytes(bytes(data))
+
+
+def mmd_gan_checkpoint(module, prefix):
+    """mbinkowski/MMD-GAN's g-resnet5 generator as its Saver writes it (with Adam slots and a
+    critic), tflib's residual blocks under extra name scopes."""
+    sd, v = _np(module), {}
+    g = "generator/"
+    v[g + "g_h0_lin/Matrix"], v[g + "g_h0_lin/bias"] = sd["lin.weight"].T, sd["lin.bias"]
+    v[g + "g_h0_lin/Matrix/Adam"] = np.zeros_like(sd["lin.weight"].T)
+    for k in range(1, module.num_blocks + 1):
+        b = f"g_res{k}"
+        for src, dst in (("BN1", "bn1"), ("BN2", "bn2")):
+            v[f"{g}{b}.{src}.offset"], v[f"{g}{b}.{src}.scale"] = sd[f"res{k}.{dst}.bias"], sd[f"res{k}.{dst}.weight"]
+            v[f"{g}{b}.{src}.moving_mean"] = np.zeros_like(sd[f"res{k}.{dst}.bias"])  # never updated
+            v[f"{g}{b}.{src}.moving_variance"] = np.ones_like(sd[f"res{k}.{dst}.bias"])
+        for src, dst in (("Conv1", "conv1"), ("Conv2", "conv2"), ("Shortcut", "shortcut")):
+            v[f"{g}{b}.{src}/{b}.{src}.Filters"] = _tf(sd[f"res{k}.{dst}.weight"])
+            if src != "Conv1":
+                v[f"{g}{b}.{src}/{b}.{src}.Biases"] = sd[f"res{k}.{dst}.bias"]
+    v[g + "g_h4.offset"], v[g + "g_h4.scale"] = sd["bn.bias"], sd["bn.weight"]
+    v[g + "g_h5/w"], v[g + "g_h5/biases"] = sd["out_weight"].transpose(2, 3, 1, 0), sd["out_bias"]
+    v["discriminator/d_h0_conv/w"] = np.ones((5, 5, 3, 4))
+    write_tf_checkpoint(prefix, v)
+
+
 # -- conversions -----------------------------------------------------------------------------------
 def _same_state(a, b):
     sa, sb = a.state_dict(), b.state_dict()
@@ -473,9 +546,50 @@ def test_object_arrays_and_torch_archives_are_refused(tmp_path):
     _refused(tmp_path, None, "stylegan3", "torch.save zip archive", name="sd.pt")
 
 
-def test_tf_checkpoints_are_not_converted_yet(tmp_path):
-    (tmp_path / "MMDGAN.model-150000.index").write_bytes(b"\x00" * 64)
-    _refused(tmp_path, None, "mmdgan", "not converted yet", name="MMDGAN.model-150000.index")
+def test_mmd_gan_tf_checkpoint(tmp_path):
+    from attribution88.builders.generators.convert import BATCHNORM_CALIBRATION
+    from attribution88.builders.generators.sampling import draw_z
+    from attribution88.builders.generators.tf_checkpoint import checkpoint_prefix
+    from attribution88.ids import derive_seed
+
+    original = build_stand_in("mmdgan", "bedroom")
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    prefix = folder / "MMDGAN.model-150000"
+    mmd_gan_checkpoint(original, prefix)
+    (folder / "checkpoint").write_text('model_checkpoint_path: "MMDGAN.model-150000"\n')
+    for given in (folder, prefix, prefix.with_name(prefix.name + ".index"),
+                  prefix.with_name(prefix.name + ".data-00000-of-00001")):
+        assert checkpoint_prefix(given) == prefix
+    saved, converted = convert_file(folder, "mmdgan", "bedroom", tmp_path / "ckpt")
+    gen = load_generator("mmdgan", "bedroom", checkpoint=saved)
+    assert converted.config == original.config
+    # the authors' generator normalises with the batch's statistics: the converted model holds
+    # those of its calibration batch, i.e. equals their graph evaluated on that batch
+    rng = np.random.default_rng(derive_seed("convert-batchnorm", "mmdgan", "bedroom"))
+    z = torch.from_numpy(np.stack([draw_z(rng, original.z_dim, "uniform") for _ in range(BATCHNORM_CALIBRATION)]))
+    original.calibrate(z)
+    _same_state(original, gen.module)
+    record = json.loads(saved.with_suffix(".json").read_text())
+    assert "batch norm: statistics of 64 latents" in record["source"] and "sha256:------" not in record["source"]
+
+
+def test_a_truncated_tf_checkpoint_is_refused(tmp_path):
+    prefix = tmp_path / "model-1"
+    mmd_gan_checkpoint(build_stand_in("mmdgan", "bedroom"), prefix)
+    data = prefix.with_name("model-1.data-00000-of-00001")
+    data.write_bytes(data.read_bytes()[:-4])
+    _refused(tmp_path, None, "mmdgan", "does not fit its data shard", name="model-1.index")
+    index = prefix.with_name("model-1.index")
+    index.write_bytes(index.read_bytes()[:30])
+    _refused(tmp_path, None, "mmdgan", "truncated", name="model-1.index")
+    _refused(tmp_path, None, "stylegan2", "use --arch mmdgan or cramergan", name="model-1.index")
+
+
+def test_a_tf_hub_module_is_refused_in_one_line(tmp_path):
+    (tmp_path / "progan-128").mkdir()
+    (tmp_path / "progan-128" / "tfhub_module.pb").write_bytes(b"\x08\x03")
+    _refused(tmp_path, None, "progan", "TF-Hub modules are not converted yet", name="progan-128")
 
 
 # -- the command line ------------------------------------------------------------------------------

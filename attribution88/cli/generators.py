@@ -1,6 +1,6 @@
 """attribution88 generators: list the 77 generator models and which checkpoints are present;
 ``attribution88 generators convert FILE --arch A --semantic S``: convert an official release
-file (NVlabs pickles, Chainer npz) to a native checkpoint without running anything from it."""
+file (NVlabs pickles, Chainer npz, MMD-GAN TF checkpoints) to a native checkpoint without running anything from it."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ HELP = "list the 77 generator models (architecture x semantic), where their chec
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
-    c = sub.add_parser("convert", help="convert an official checkpoint (NVlabs pickle, Chainer .npz) to "
+    c = sub.add_parser("convert", help="convert an official checkpoint (NVlabs pickle, Chainer .npz, "
+                       "MMD-GAN TF checkpoint) to "
                        "ARCH-SEMANTIC.safetensors + .json, without importing or running anything from it",
                        description="Read the authors' released file with a restricted reader (no code from the "
                        "file is imported or run) and write a native checkpoint for the build.")
-    c.add_argument("file", metavar="FILE", help="the downloaded file, e.g. stylegan2-cat-config-f.pkl")
+    c.add_argument("file", metavar="FILE", help="the downloaded file, e.g. stylegan2-cat-config-f.pkl "
+                   "(a TensorFlow checkpoint: its PREFIX, PREFIX.index or folder)")
     c.add_argument("--arch", required=True, metavar="A", help="its architecture (stylegan3, stylegan2, stylegan, "
-                   "progan, sngan)")
+                   "progan, sngan, mmdgan, cramergan)")
     c.add_argument("--semantic", required=True, metavar="S", help="the semantic it was trained on (e.g. cat)")
     c.add_argument("--out", metavar="DIR", help="checkpoint folder to write into (default "
                    "$ATTRIBUTION88_CHECKPOINTS, else ./checkpoints)")

@@ -12,8 +12,8 @@ stylegan2      NVlabs/stylegan2 TF1 pickle ``(G, D, Gs)``, or   `safe_pickle`
 stylegan       NVlabs/stylegan TF1 pickle ``(G, D, Gs)``        `safe_pickle`
 progan         tkarras/progressive_growing_of_gans TF1 pickle   `safe_pickle`
 sngan          pfnet-research/sngan_projection Chainer ``.npz``  ``numpy.load(allow_pickle=False)``
-mmdgan,        mbinkowski/MMD-GAN TensorFlow checkpoint         not yet: refused with one line
-cramergan
+mmdgan,        mbinkowski/MMD-GAN TensorFlow checkpoint         `tf_checkpoint` (no TensorFlow)
+cramergan      (``PREFIX.index`` + ``PREFIX.data-*``)
 =============  ===============================================  ===================================
 
 Tensor names and conventions of each format are the authors' (TF ``[k, k, in, out]`` kernels,
@@ -40,6 +40,7 @@ succeeded (the record and the weights are each written to a temporary name, then
 from __future__ import annotations
 
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,8 +81,8 @@ _FORMATS = {
     "stylegan": "a NVlabs/stylegan TensorFlow pickle (karras2019stylegan-*.pkl)",
     "progan": "a tkarras/progressive_growing_of_gans TensorFlow pickle (karras2018iclr-*.pkl)",
     "sngan": "a pfnet-research/sngan_projection Chainer generator (ResNetGenerator_*.npz)",
-    "mmdgan": "a mbinkowski/MMD-GAN TensorFlow checkpoint",
-    "cramergan": "a mbinkowski/MMD-GAN TensorFlow checkpoint",
+    "mmdgan": "a mbinkowski/MMD-GAN TensorFlow checkpoint (PREFIX.index + PREFIX.data-*, or its folder)",
+    "cramergan": "a mbinkowski/MMD-GAN TensorFlow checkpoint (PREFIX.index + PREFIX.data-*, or its folder)",
 }
 
 
@@ -95,6 +96,8 @@ class Converted:
     sampling: dict[str, Any]
     source_format: str
     ignored: list[str] = field(default_factory=list)  # tensors of the file not used (D, training state)
+    calibrate: bool = False  # batch-norm statistics measured on a calibration batch (MMD-GAN)
+    hashed: Path | None = None  # the file whose sha256 identifies the source (default: the one given)
 
 
 def expected_format(arch: str) -> str:
@@ -108,11 +111,23 @@ def read_official(path: str | Path, arch: str) -> Converted:
     """Read ``path`` as ``arch``'s official format. Raises `CheckpointError` (one line)."""
     path = Path(path)
     what = expected_format(arch)
-    if not path.exists():
+    from .tf_checkpoint import checkpoint_prefix, read_checkpoint
+
+    prefix = checkpoint_prefix(path)
+    if not path.exists() and prefix is None:
         raise CheckpointError(f"{path}: no such file; expected {what}")
-    if path.is_dir() or path.suffix == ".index" or path.name == "checkpoint" or ".data-" in path.name:
-        raise CheckpointError(f"{path}: TensorFlow checkpoints (MMD-GAN, CramerGAN) and TF-Hub modules are not "
-                              f"converted yet; use --entry-point with the authors' code; expected {what}")
+    if path.is_dir() and (path / "tfhub_module.pb").is_file():
+        raise CheckpointError(f"{path}: a TF-Hub module (the ProGAN CelebA release); TF-Hub modules are not "
+                              f"converted yet: use --entry-point with TensorFlow; expected {what}")
+    if prefix is not None:
+        if arch not in ("mmdgan", "cramergan"):
+            raise CheckpointError(f"{path}: a TensorFlow checkpoint (the MMD-GAN code base's format), not {arch} "
+                                  f"(wrong architecture: use --arch mmdgan or cramergan); expected {what}")
+        converted = _tf_resnet5(path, read_checkpoint(prefix, what), arch, what)
+        converted.hashed = prefix.with_name(prefix.name + ".index")
+        return converted
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder without a TensorFlow checkpoint; expected {what}")
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -152,10 +167,24 @@ def convert_file(path: str | Path, arch: str, semantic: str, out: str | Path) ->
     check_state_dict(path, arch, expected, {k: tuple(v.shape) for k, v in state.items()})
     module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state.items()},
                            strict=True)
+    source_note = ""
+    if converted.calibrate:  # batch-norm statistics the file does not hold (see _tf_resnet5)
+        from attribution88.ids import derive_seed
+
+        from .sampling import draw_z
+
+        seed = derive_seed("convert-batchnorm", arch, semantic)
+        rng = np.random.default_rng(seed)
+        z = np.stack([draw_z(rng, converted.config.z_dim, ARCHITECTURES.get(arch).latent)
+                      for _ in range(BATCHNORM_CALIBRATION)])
+        with torch.no_grad():
+            module.calibrate(torch.from_numpy(z))
+        source_note = f"; batch norm: statistics of {BATCHNORM_CALIBRATION} latents of seed {seed}"
     for name, tensor in module.state_dict().items():
         if not torch.isfinite(tensor).all():
             raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values; not a usable {arch} generator")
-    source = f"{path.name}#sha256:{file_sha256(path)[:12]} ({converted.source_format})"
+    hashed = converted.hashed or path
+    source = f"{hashed.name}#sha256:{file_sha256(hashed)[:12]} ({converted.source_format}{source_note})"
     saved = save_checkpoint(module.eval(), out, arch=arch, semantic=semantic, source=source,
                             sampling=converted.sampling)
     return saved, converted
@@ -560,3 +589,72 @@ def _chainer_sngan(path: Path, arrays: dict[str, np.ndarray], what: str) -> Conv
                           multipliers=tuple(c // ch for c in chans), bottom_width=bottom)
     _check_config(path, config, what)
     return Converted("sngan", config, state, _sampling("sngan", {}), "sngan_projection Chainer npz")
+
+
+# -- MMD-GAN / CramerGAN TensorFlow checkpoints (g-resnet5) -----------------------------------------
+#: Latents of the calibration batch of a converted g-resnet5 (see `_tf_resnet5`): the code
+#: base's default batch size (``--batch_size 64``).
+BATCHNORM_CALIBRATION = 64
+
+
+def _tf_resnet5(path: Path, tensors: dict[str, np.ndarray], arch: str, what: str) -> Converted:
+    """mbinkowski/MMD-GAN's ``ResNetGenerator`` (``-architecture g-resnet5``), variables under
+    ``generator/``: ``g_h0_lin/Matrix`` ``[z, out]`` and ``bias``; residual blocks of Gulrajani's
+    tflib, ``g_resK.{Shortcut,Conv1,Conv2}.Filters`` ``[k, k, in, out]`` (+ ``.Biases`` but for
+    Conv1), ``g_resK.{BN1,BN2}.{offset,scale}``; the last batch norm ``g_h4``; the output
+    ``g_h5/w`` ``[5, 5, 3, in]`` (a ``conv2d_transpose`` kernel, used as stored by PyTorch's
+    transposed convolution) and ``g_h5/biases``. Names are matched by their last component
+    (tflib's variables may sit under extra name scopes).
+
+    The code base's generator normalises with the statistics of the batch being sampled, also
+    when sampling (tflib's ``Batchnorm`` with ``is_training=None``), and never updates its moving
+    averages, so the checkpoint holds no usable statistics and an image depends on its batch.
+    The converted model uses fixed statistics instead: those of one calibration batch of
+    `BATCHNORM_CALIBRATION` latents drawn from a seed derived from the architecture and file
+    (recorded), i.e. it equals the authors' graph evaluated on that batch, and every image then
+    depends on its own latent only."""
+    from . import resnet5
+
+    gen: dict[str, np.ndarray] = {}
+    for name, value in tensors.items():
+        parts = name.split("/")
+        if parts[0] == "generator":
+            two = len(parts) >= 2 and parts[-2] in ("g_h0_lin", "g_h5")
+            gen["/".join(parts[-2:]) if two else parts[-1]] = value
+    if "g_h0_lin/Matrix" not in gen:
+        raise CheckpointError(f"{path}: no generator/g_h0_lin/Matrix (the g-resnet5 generator's input layer); "
+                              f"expected {what}")
+    blocks = sorted(int(m.group(1)) for k in gen if (m := re.match(r"^g_res(\d+)\.Conv1\.Filters$", k)))
+    if not blocks or blocks != list(range(1, len(blocks) + 1)):
+        raise CheckpointError(f"{path}: no residual blocks g_res1, g_res2, ... in its generator; expected {what}")
+    state: dict[str, np.ndarray] = {"lin.weight": _need(path, gen, "g_h0_lin/Matrix", what).T,
+                                    "lin.bias": _need(path, gen, "g_h0_lin/bias", what)}
+
+    def bn(src: str, dst: str) -> None:
+        state[f"{dst}.weight"] = _need(path, gen, f"{src}.scale", what)
+        state[f"{dst}.bias"] = _need(path, gen, f"{src}.offset", what)
+        state[f"{dst}.running_mean"] = np.zeros_like(state[f"{dst}.weight"])  # calibrated below
+        state[f"{dst}.running_var"] = np.ones_like(state[f"{dst}.weight"])
+
+    for k in blocks:
+        b = f"g_res{k}"
+        bn(f"{b}.BN1", f"res{k}.bn1")
+        bn(f"{b}.BN2", f"res{k}.bn2")
+        state[f"res{k}.conv1.weight"] = _conv(_need(path, gen, f"{b}.Conv1.Filters", what))
+        state[f"res{k}.conv2.weight"] = _conv(_need(path, gen, f"{b}.Conv2.Filters", what))
+        state[f"res{k}.conv2.bias"] = _need(path, gen, f"{b}.Conv2.Biases", what)
+        state[f"res{k}.shortcut.weight"] = _conv(_need(path, gen, f"{b}.Shortcut.Filters", what))
+        state[f"res{k}.shortcut.bias"] = _need(path, gen, f"{b}.Shortcut.Biases", what)
+    bn("g_h4", "bn")
+    state["out_weight"] = _need(path, gen, "g_h5/w", what).transpose(3, 2, 0, 1)
+    state["out_bias"] = _need(path, gen, "g_h5/biases", what)
+    gf = int(state["bn.weight"].shape[0])
+    chans = [int(state["res1.conv1.weight"].shape[1])] + [int(state[f"res{k}.conv2.weight"].shape[0]) for k in blocks]
+    if gf < 1 or any(c % gf for c in chans):
+        raise CheckpointError(f"{path}: channel counts {chans} are not multiples of the last ({gf}); expected {what}")
+    base = math.isqrt(max(1, state["lin.weight"].shape[0] // chans[0]))
+    config = resnet5.Config(resolution=base * 2 ** (len(blocks) + 1), z_dim=int(state["lin.weight"].shape[1]),
+                            gf_dim=gf, multipliers=tuple(c // gf for c in chans),
+                            final_kernel=int(state["out_weight"].shape[-1]))
+    _check_config(path, config, what)
+    return Converted(arch, config, state, _sampling(arch, {}), "MMD-GAN TF checkpoint", calibrate=True)
