@@ -499,6 +499,15 @@ def test_a_pickle_importing_an_unknown_module_is_refused(tmp_path):
     assert "evil_module" not in sys.modules
 
 
+def test_a_payload_inside_a_torch_storage_stream_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    inner = pickle.dumps(_System(f"touch {marker}"))
+    data = (b"\x80\x04\x8c\rtorch.storage\x94\x8c\x10_load_from_bytes\x94\x93\x94C" + bytes([len(inner)]) + inner
+            + b"\x94\x85\x94R\x94.") if len(inner) < 256 else pytest.skip("payload too long for SHORT_BINBYTES")
+    _refused(tmp_path, data, "stylegan3", "system")
+    assert not marker.exists()
+
+
 def test_a_persistent_object_with_a_payload_in_its_state_is_refused(tmp_path):
     marker = tmp_path / "ran"
     with nvlabs_modules(marker) as m:

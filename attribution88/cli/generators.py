@@ -41,12 +41,14 @@ def run(args: argparse.Namespace) -> int:
 
     models = MANIFEST.select(args.arch, args.semantic)
     directory = checkpoints_dir(args.checkpoints)
-    header = ("model", "px", "z", "psi", "origin", "checkpoint", "source")
+    header = ("model", "px", "z", "psi", "noise", "origin", "checkpoint", "source")
     rows, present = [], 0
     for m in models:
         path = find_checkpoint(m, directory)
         present += path is not None
-        rows.append((m.name, str(m.resolution), str(m.latent_dim), "-" if m.truncation is None else f"{m.truncation:g}",
+        psi = "-" if m.truncation is None else f"{m.truncation:g}" + (
+            f"/{m.truncation_cutoff}" if m.truncation_cutoff is not None else "")
+        rows.append((m.name, str(m.resolution), str(m.latent_dim), psi, m.noise or "-",
                      m.origin, "present" if path else "-", _source(m)))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     for r in [header, *rows]:
