@@ -114,9 +114,10 @@ def check_generators(config: BuildConfig, cells: list[Cell]) -> None:
                               f".json), --entry-point, or --stand-ins for untrained stand-ins")
     stray = sorted(p.name for p in directory.glob(f"{first.name}.*") if p.suffix not in (".safetensors", ".json"))
     found = f"; {directory} holds {stray[0]}, which is not converted" if stray else ""
-    raise CheckpointError(f"--checkpoints {directory} has no checkpoint for {names} (expected {directory / first.checkpoint_file} "
-                          f"+ .json){found}; convert the official file with: attribution88 generators convert FILE "
-                          f"--arch {first.arch} --semantic {first.semantic} --out {directory}")
+    raise CheckpointError(f"--checkpoints {directory} has no checkpoint for {names} (expected "
+                          f"{directory / first.checkpoint_file} + .json){found}; convert the official file with: "
+                          f"attribution88 generators convert FILE --arch {first.arch} --semantic {first.semantic} "
+                          f"--out {directory}")
 
 
 def default_real_sources(preset: str, reals: list[str] | None) -> dict[str, str]:

@@ -80,7 +80,8 @@ def nvlabs_modules(marker):
     saved = {k: sys.modules.get(k) for k in mods}
     sys.modules.update(mods)
     try:
-        yield types.SimpleNamespace(ran=_reconstruct_persistent_obj, EasyDict=EasyDict, Network=Network, ProNetwork=ProNetwork)
+        yield types.SimpleNamespace(ran=_reconstruct_persistent_obj, EasyDict=EasyDict, Network=Network,
+                                    ProNetwork=ProNetwork)
     finally:
         for k, v in saved.items():
             if v is None:

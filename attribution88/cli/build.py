@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         # Stand-ins only where no generator was given: the mini preset without --checkpoints
         # (or $ATTRIBUTION88_CHECKPOINTS) and --entry-point, or --stand-ins for the cells left.
         entry_points=entry_points,
-        stand_ins=args.stand_ins or (mini and not entry_points and not (args.checkpoints or os.environ.get(CHECKPOINTS_ENV))),
+        stand_ins=args.stand_ins or (mini and not entry_points
+                                     and not (args.checkpoints or os.environ.get(CHECKPOINTS_ENV))),
         lpips_backbone=args.lpips_backbone or os.environ.get(LPIPS_BACKBONE_ENV),
         allow_untrained_lpips=mini, shortlist_k=args.shortlist_k,
         reject_fraction=args.reject_fraction, device=args.device,

@@ -182,7 +182,8 @@ def convert_file(path: str | Path, arch: str, semantic: str, out: str | Path) ->
         source_note = f"; batch norm: statistics of {BATCHNORM_CALIBRATION} latents of seed {seed}"
     for name, tensor in module.state_dict().items():
         if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values; not a usable {arch} generator")
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values; not a usable {arch} "
+                                  f"generator")
     hashed = converted.hashed or path
     source = f"{hashed.name}#sha256:{file_sha256(hashed)[:12]} ({converted.source_format}{source_note})"
     saved = save_checkpoint(module.eval(), out, arch=arch, semantic=semantic, source=source,
@@ -541,9 +542,11 @@ def _read_zip(path: Path, arch: str, what: str) -> Converted:
             for key in npz.files:
                 arrays[key] = npz[key]
     except ValueError as e:  # object arrays: allow_pickle=False refuses them
-        raise CheckpointError(f"{path}: refused, nothing was run: {' '.join(str(e).split())}; expected {what}") from None
+        detail = " ".join(str(e).split())
+        raise CheckpointError(f"{path}: refused, nothing was run: {detail}; expected {what}") from None
     except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise CheckpointError(f"{path}: not a readable .npz ({type(e).__name__}: truncated?); expected {what}") from None
+        raise CheckpointError(f"{path}: not a readable .npz ({type(e).__name__}: truncated?); "
+                              f"expected {what}") from None
     return _chainer_sngan(path, arrays, what)
 
 
