@@ -29,6 +29,7 @@ USER_CODE = textwrap.dedent('''
 
         def forward(self, z, c, truncation_psi=1, noise_mode="random"):
             assert c.shape == (z.shape[0], 0)
+            self.last_call = (truncation_psi, noise_mode)
             colour = (z @ self.mix.t()) * truncation_psi
             noise = torch.randn(z.shape[0], 1, 128, 128, device=z.device)  # its own noise draws
             return (colour[:, :, None, None] + 0.2 * noise).clamp(-1, 1)
@@ -67,7 +68,9 @@ def _expected(seed):
 
     z, _ = draw_latents(seed, 16, [], "normal")
     torch.manual_seed(seed)
-    out = a88_usergen.TinyGenerator()(torch.from_numpy(z[None]), torch.zeros(1, 0))
+    # the cell's truncation and noise mode (stylegan2: psi 0.5, stored noise) are passed along
+    out = a88_usergen.TinyGenerator()(torch.from_numpy(z[None]), torch.zeros(1, 0), truncation_psi=0.5,
+                                      noise_mode="const")
     return (out * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
 
 
@@ -78,6 +81,7 @@ def test_a_module_entry_point_follows_the_seed_contract(user_module):
     state = torch.random.get_rng_state()
     for seed, image in zip([5, 6, 7], images):
         assert np.array_equal(image, _expected(seed))
+    assert g.entry.obj.last_call == (0.5, "const")
     torch.random.set_rng_state(state)
 
 
