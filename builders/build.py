@@ -41,7 +41,7 @@ def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
 
     generators = [SimpleNamespace(arch=c.split("-")[0], semantic=c.split("-")[1],
                                   native_resolution=n["native_resolution"], is_stand_in=n["stand_in"],
-                                  origin=n["generator"])
+                                  origin=n["generator"], sampling=n.get("sampling"))
                   for c, n in notes_by_cell.items() if "generator" in n]
     gen_notes = card_notes(generators) if generators else {"warnings": [], "sections": []}
     warnings = list(gen_notes["warnings"])
@@ -71,6 +71,7 @@ def run_build(config: BuildConfig, cells: list[Cell], *, selection: list[Cell] |
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    check_generators(config, cells)  # before anything is written
     prepare_output_dir(config.out, config.preset)
     selection = selection or cells
     todo = [c for c in cells if not cell_is_complete(config, c)]
@@ -89,6 +90,34 @@ def run_build(config: BuildConfig, cells: list[Cell], *, selection: list[Cell] |
         notes = cell_notes(config.out)
         manifest = finalize(config.out, config.preset, build_notes(config.preset, notes), SPEC)
     return BuildSummary(built, skipped, manifest, time.perf_counter() - t0)
+
+
+def check_generators(config: BuildConfig, cells: list[Cell]) -> None:
+    """Every fake cell has a generator: the user's (an entry point, or ``ARCH-SEMANTIC.safetensors``
+    in ``--checkpoints``) or, only when stand-ins are on, its stand-in. One line otherwise,
+    naming what is missing and the command that makes it."""
+    from attribution88.errors import CheckpointError
+
+    from .generators.manifest import MANIFEST, checkpoints_dir
+    from .pipeline import _entry_point, uses_stand_in
+
+    directory = checkpoints_dir(config.checkpoints) if config.checkpoints is not None else None
+    missing = [c for c in cells if c.source.is_fake and not _entry_point(config, c) and not uses_stand_in(config, c)
+               and not (directory and (directory / MANIFEST.model(c.source.name, c.semantic.name).checkpoint_file)
+                        .is_file())]
+    if not missing:
+        return
+    first = MANIFEST.model(missing[0].source.name, missing[0].semantic.name)
+    names = ", ".join(c.name for c in missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+    if directory is None:
+        raise CheckpointError(f"no generator for {names}: pass --checkpoints DIR (ARCH-SEMANTIC.safetensors + "
+                              f".json), --entry-point, or --stand-ins for untrained stand-ins")
+    stray = sorted(p.name for p in directory.glob(f"{first.name}.*") if p.suffix not in (".safetensors", ".json"))
+    found = f"; {directory} holds {stray[0]}, which is not converted" if stray else ""
+    raise CheckpointError(f"--checkpoints {directory} has no checkpoint for {names} (expected "
+                          f"{directory / first.checkpoint_file} + .json){found}; convert the official file with: "
+                          f"attribution88 generators convert FILE --arch {first.arch} --semantic {first.semantic} "
+                          f"--out {directory}")
 
 
 def default_real_sources(preset: str, reals: list[str] | None) -> dict[str, str]:

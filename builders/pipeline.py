@@ -138,6 +138,19 @@ def _entry_point(config: BuildConfig, cell: Cell) -> str | None:
     return config.entry_points.get(cell.name) or config.entry_points.get(cell.source.name)
 
 
+def uses_stand_in(config: BuildConfig, cell: Cell) -> bool:
+    """Whether a fake cell samples its stand-in: only when stand-ins are on and the user gave
+    no generator for it (an entry point, or a checkpoint in ``--checkpoints``)."""
+    from .generators.manifest import MANIFEST
+
+    if not config.stand_ins or _entry_point(config, cell):
+        return False
+    if config.checkpoints is None:
+        return True
+    path = Path(config.checkpoints) / MANIFEST.model(cell.source.name, cell.semantic.name).checkpoint_file
+    return not path.is_file()
+
+
 def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarray, list[int], list[str], dict]:
     """Sample, then clean: the kept images, their latent seeds and origins, and notes."""
     from .clean import clean, log_summary
@@ -146,7 +159,7 @@ def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarr
     preset = config.spec_preset
     n_candidates = max(n_keep, math.ceil(n_keep * preset.oversample))
     generator = load_generator(cell.source.name, cell.semantic.name, checkpoints_dir=config.checkpoints,
-                               entry_point=_entry_point(config, cell), stand_in=config.stand_ins,
+                               entry_point=_entry_point(config, cell), stand_in=uses_stand_in(config, cell),
                                device=config.device)
     seeds = [latent_seed(cell, k) for k in range(n_candidates)]
     t = time.perf_counter()
@@ -163,7 +176,7 @@ def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarr
                    threads=config.threads)
     t_clean = time.perf_counter() - t
     kept = list(result.kept)
-    notes = {"generator": generator.origin, "stand_in": bool(generator.is_stand_in),
+    notes = {"generator": generator.origin, "stand_in": bool(generator.is_stand_in), "sampling": generator.sampling,
              "native_resolution": int(generator.native_resolution), "candidates": n_candidates,
              "lpips": lpips.description, "lpips_pretrained": bool(lpips.is_pretrained),
              "cleaning": result.stats.to_dict()}  # only what the inputs decide: no timings

@@ -52,7 +52,7 @@ def test_round_trip_gives_the_same_tensors_and_images(saved):
     gen = load_generator("stylegan2", "bedroom", checkpoint=saved)
     stand_in = load_generator("stylegan2", "bedroom", stand_in=True)
     assert (sample(gen, [3, 1, 4]) == sample(stand_in, [3, 1, 4])).all()
-    assert gen.origin == info.origin and not gen.is_stand_in and gen.native_resolution == 128
+    assert gen.origin == info.origin + ";psi=0.5;noise=const" and not gen.is_stand_in and gen.native_resolution == 128
 
 
 def test_checkpoints_are_found_in_the_folder_of_the_environment(saved, monkeypatch):

@@ -19,6 +19,9 @@ def test_lists_all_77_models(capsys):
     rows = [line for line in out[1:-1]]
     assert len(rows) == 77
     assert any(r.startswith("progan-bedroom") and "karras2018iclr-lsun-bedroom-256x256.pkl" in r for r in rows)
+    # truncation and noise: the official networks' defaults (psi/cutoff, stored noise maps)
+    assert [r.split()[3:5] for r in rows if r.startswith(("stylegan-cat", "stylegan2-cat", "stylegan3-cat"))] == \
+        [["1", "-"], ["0.5", "const"], ["0.7/8", "const"]]
     assert out[-1].startswith("0 of 77 checkpoints present")
 
 
@@ -48,7 +51,7 @@ def test_shows_present_checkpoints_and_verifies_them(capsys, tmp_path, monkeypat
     assert main(["generators", "--arch", "sngan"]) == 0
     out = capsys.readouterr().out
     assert "2 of 11 checkpoints present" in out
-    listed = [line.split()[5] for line in out.splitlines() if line.startswith(("sngan-dog", "sngan-cat"))]
+    listed = [line.split()[6] for line in out.splitlines() if line.startswith(("sngan-dog", "sngan-cat"))]
     assert listed == ["present"] * 2
     assert main(["generators", "--arch", "sngan", "--verify"]) == 1
     out = capsys.readouterr().out

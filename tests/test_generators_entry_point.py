@@ -29,6 +29,7 @@ USER_CODE = textwrap.dedent('''
 
         def forward(self, z, c, truncation_psi=1, noise_mode="random"):
             assert c.shape == (z.shape[0], 0)
+            self.last_call = (truncation_psi, noise_mode)
             colour = (z @ self.mix.t()) * truncation_psi
             noise = torch.randn(z.shape[0], 1, 128, 128, device=z.device)  # its own noise draws
             return (colour[:, :, None, None] + 0.2 * noise).clamp(-1, 1)
@@ -67,17 +68,20 @@ def _expected(seed):
 
     z, _ = draw_latents(seed, 16, [], "normal")
     torch.manual_seed(seed)
-    out = a88_usergen.TinyGenerator()(torch.from_numpy(z[None]), torch.zeros(1, 0))
+    # the cell's truncation and noise mode (stylegan2: psi 0.5, stored noise) are passed along
+    out = a88_usergen.TinyGenerator()(torch.from_numpy(z[None]), torch.zeros(1, 0), truncation_psi=0.5,
+                                      noise_mode="const")
     return (out * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
 
 
 def test_a_module_entry_point_follows_the_seed_contract(user_module):
     g = load_generator("stylegan2", "cat", entry_point="a88_usergen:load")
-    assert g.kind == "entry-point" and g.z_dim == 16 and g.origin == "entry-point:a88_usergen:load"
+    assert g.kind == "entry-point" and g.z_dim == 16 and g.origin == "entry-point:a88_usergen:load;psi=0.5;noise=const"
     images = sample(g, [5, 6, 7])
     state = torch.random.get_rng_state()
     for seed, image in zip([5, 6, 7], images):
         assert np.array_equal(image, _expected(seed))
+    assert g.entry.obj.last_call == (0.5, "const")
     torch.random.set_rng_state(state)
 
 
@@ -108,7 +112,7 @@ def test_the_checkpoint_is_handed_to_the_users_code_and_recorded(user_module):
     g = load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=ckpt)
     assert a88_usergen.LOADED[-1] == str(ckpt)
     assert g.origin == f"entry-point:a88_usergen:load+checkpoint:snapshot.pkl#sha256:" \
-                       f"{hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]}"
+                       f"{hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]};psi=0.5;noise=const"
 
 
 def test_a_seeds_callable_entry_point(user_module):
@@ -138,4 +142,4 @@ def test_an_entry_point_checkpoint_must_exist_unless_it_is_a_url(user_module):
         load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=user_module / "nope.pkl")
     url = "https://example.org/network-snapshot.pkl"
     g = load_generator("stylegan2", "cat", entry_point="a88_usergen:load", checkpoint=url)
-    assert a88_usergen.LOADED[-1] == url and g.origin.endswith(f"+checkpoint:{url}")
+    assert a88_usergen.LOADED[-1] == url and g.origin.endswith(f"+checkpoint:{url};psi=0.5;noise=const")

@@ -171,7 +171,7 @@ def test_architectures_do_not_share_stand_in_weights():
 
 def test_stand_in_generators_say_what_they_are(stand_ins):
     g = stand_ins["stylegan3"]
-    assert g.is_stand_in and g.origin == "stand-in:stylegan3-bedroom" and g.native_resolution == 128
+    assert g.is_stand_in and g.origin == "stand-in:stylegan3-bedroom;psi=1" and g.native_resolution == 128
     notes = card_notes(stand_ins.values())
     assert notes["warnings"] == [STAND_IN_NOTICE] and "not from the paper's models" in STAND_IN_NOTICE
     assert "stand-in:sngan-bedroom" in notes["sections"][0]["markdown"]

@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entry-point", action="append", metavar="ARCH=MODULE:FUNCTION", default=[],
                    help="your own generator code for an architecture (or SOURCE-SEMANTIC cell); repeatable")
     p.add_argument("--stand-ins", action="store_true",
-                   help="sample the small stand-in generators (always on for the mini preset)")
+                   help="sample the small stand-in generators for the cells without a checkpoint or entry point "
+                   "(the mini preset's default when neither --checkpoints nor --entry-point is given)")
     p.add_argument("--lpips-backbone", metavar="FILE", help="local ImageNet weights of the LPIPS backbone "
                    "(default $ATTRIBUTION88_LPIPS_BACKBONE; mini runs without, with an untrained backbone)")
     p.add_argument("--shortlist-k", type=int, default=10, metavar="K", help="nearest reals shortlisted per candidate")
@@ -76,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
     config = BuildConfig(
         preset=preset, out=args.out, real_sources=default_real_sources(preset, args.reals),
         checkpoints=args.checkpoints or os.environ.get(CHECKPOINTS_ENV),
-        entry_points=entry_points, stand_ins=mini or args.stand_ins,
+        # Stand-ins only where no generator was given: the mini preset without --checkpoints
+        # (or $ATTRIBUTION88_CHECKPOINTS) and --entry-point, or --stand-ins for the cells left.
+        entry_points=entry_points,
+        stand_ins=args.stand_ins or (mini and not entry_points
+                                     and not (args.checkpoints or os.environ.get(CHECKPOINTS_ENV))),
         lpips_backbone=args.lpips_backbone or os.environ.get(LPIPS_BACKBONE_ENV),
         allow_untrained_lpips=mini, shortlist_k=args.shortlist_k,
         reject_fraction=args.reject_fraction, device=args.device,

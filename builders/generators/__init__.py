@@ -10,7 +10,11 @@
   or a stand-in) and `sample` (seeds -> uint8 ``(N, 128, 128, 3)``, deterministic per image;
   `sample_png`: the same as PNG bytes).
 - `save_checkpoint`: write one of this package's generators as safetensors + JSON record;
-  `from_state_dict`: build one from a state dict (NVlabs' StyleGAN2/3 tensor names).
+  `from_state_dict`: build one from a state dict (NVlabs' StyleGAN2/3 tensor names);
+  `convert.convert_file` (``attribution88 generators convert``): the authors' released files
+  (NVlabs' PyTorch and TF1 pickles through the restricted unpickler of `safe_pickle`, Chainer
+  ``.npz``, MMD-GAN TensorFlow checkpoints through `tf_checkpoint`) to native checkpoints,
+  without importing or running anything from them.
 - `STAND_IN_NOTICE`, `card_notes`: what a dataset card says about its generators.
 
 Importing this package does not import torch; loading and sampling do.

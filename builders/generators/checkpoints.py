@@ -9,19 +9,17 @@ implementation; ``DIR/stylegan2-bedroom.json`` says what they are::
 Loading never executes code from a file: only safetensors (a JSON header and raw tensor
 bytes) and JSON are read. Pickle-based files (``.pkl``, ``.pt``, ``.pth``, ``.ckpt``, or any
 file that starts like a pickle or a torch zip archive) are refused before they are opened
-as anything else, because unpickling runs whatever the file says (NVlabs' pickles embed
-Python source). Such a model is used through its authors' code with ``--entry-point
-MODULE:FUNCTION`` (`entry_point`), or converted once, in a trusted environment, with
-`from_state_dict` and `save_checkpoint`. The StyleGAN2 and StyleGAN3 implementations use the
-tensor names and conventions of NVlabs' PyTorch code (stylegan2-ada-pytorch, stylegan3), so
-the ``state_dict()`` of a ``G_ema`` loaded there converts as is::
-
-    G = legacy.load_network_pkl(open("network.pkl", "rb"))["G_ema"]    # NVlabs' code, trusted
-    module = from_state_dict("stylegan3", G.state_dict(), stylegan3.Config(resolution=256))
-    save_checkpoint(module, "checkpoints/", arch="stylegan3", semantic="bedroom")
-
+as anything else, with the command that converts them: ``attribution88 generators convert
+FILE --arch ARCH --semantic SEM`` reads the authors' released formats without running them
+(`convert`). The StyleGAN2 and StyleGAN3 implementations use the tensor names and
+conventions of NVlabs' PyTorch code (stylegan2-ada-pytorch, stylegan3), so the
+``state_dict()`` of a ``G_ema`` loaded there also converts as is with `from_state_dict`
 (checked once against NVlabs' generators on CPU: same outputs to 3e-5 for StyleGAN2, 4e-6
 for StyleGAN3-T, given the same weights; see the project notes).
+
+The record may carry ``"sampling": {"truncation_psi", "truncation_cutoff", "noise"}``: how the
+authors' code samples this network by default (written by `convert`); without it the
+manifest's per-model values apply.
 
 Every failure is one line naming the file and the architecture expected: missing file,
 missing or inconsistent record, wrong architecture, truncated or corrupt safetensors, a tensor
@@ -54,10 +52,9 @@ _DTYPES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
 _MAX_HEADER = 100 * 1024 * 1024
 
 
-def _conversion_hint(arch: str) -> str:
-    return (f"load it with its authors' code through --entry-point MODULE:FUNCTION, or convert it once, "
-            f"in an environment you trust, to {arch}-SEMANTIC.safetensors + .json with "
-            f"attribution88.builders.generators.from_state_dict and save_checkpoint")
+def _conversion_hint(arch: str, path: Path | str = "FILE") -> str:
+    return (f"convert it first (nothing in it is run): attribution88 generators convert {path} --arch {arch} "
+            f"--semantic SEMANTIC --out DIR, then pass --checkpoints DIR")
 
 
 @dataclass(frozen=True)
@@ -72,9 +69,31 @@ class CheckpointInfo:
     record: dict[str, Any]
 
     @property
+    def sampling(self) -> dict[str, Any]:
+        """The record's ``sampling`` (truncation, noise), checked; empty when absent."""
+        return sampling_from_record(self.record, self.path)
+
+    @property
     def origin(self) -> str:
         """``checkpoint:<file name>#sha256:<first 12 hex>`` (the dataset's `origin` column)."""
         return f"checkpoint:{self.path.name}#sha256:{self.sha256[:12]}"
+
+
+def sampling_from_record(record: dict[str, Any], where: Path | str) -> dict[str, Any]:
+    """``record["sampling"]``: ``truncation_psi`` (number or null), ``truncation_cutoff`` (int
+    or null), ``noise`` (``const``, ``random`` or null); anything else raises `CheckpointError`."""
+    sampling = record.get("sampling")
+    if sampling is None:
+        return {}
+    ok = isinstance(sampling, dict) and set(sampling) <= {"truncation_psi", "truncation_cutoff", "noise"}
+    psi, cut, noise = (sampling.get(k) if ok else None for k in ("truncation_psi", "truncation_cutoff", "noise"))
+    ok = ok and (psi is None or (isinstance(psi, (int, float)) and not isinstance(psi, bool) and 0 <= psi <= 2))
+    ok = ok and (cut is None or (isinstance(cut, int) and not isinstance(cut, bool) and cut >= 1))
+    ok = ok and noise in (None, "const", "random")
+    if not ok:
+        raise CheckpointError(f"{where}: its record's sampling {sampling!r} is invalid (expected truncation_psi "
+                              f"0..2 or null, truncation_cutoff >= 1 or null, noise const/random/null)")
+    return dict(sampling)
 
 
 def file_sha256(path: Path) -> str:
@@ -85,13 +104,25 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def looks_like_pickle(path: Path) -> bool:
+    """A pickle-based file by its suffix or first bytes (never unpickled)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False
+    if len(head) == 9 and head[8:9] == b"{":
+        return False  # a safetensors header
+    return path.suffix.lower() in PICKLE_SUFFIXES or head.startswith(_PICKLE_MAGIC)
+
+
 def refuse_pickle(path: Path, arch: str) -> None:
     """Raise `CheckpointError` if ``path`` is (or looks like) a pickle-based file. Reads at
     most the first bytes; never unpickles."""
     what = f"{path}: expected a {arch} generator as safetensors"
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise CheckpointError(f"{what}, not a {path.suffix} file: attribution88 never unpickles checkpoints "
-                              f"(unpickling runs code from the file); {_conversion_hint(arch)}")
+                              f"(unpickling runs code from the file); {_conversion_hint(arch, path)}")
     try:
         with open(path, "rb") as f:
             head = f.read(9)
@@ -103,7 +134,7 @@ def refuse_pickle(path: Path, arch: str) -> None:
     if head.startswith(_PICKLE_MAGIC):
         kind = "a torch zip archive" if head.startswith(b"PK") else "a pickle"
         raise CheckpointError(f"{what}, but the file is {kind}: attribution88 never unpickles checkpoints "
-                              f"(unpickling runs code from the file); {_conversion_hint(arch)}")
+                              f"(unpickling runs code from the file); {_conversion_hint(arch, path)}")
 
 
 def read_safetensors_header(path: Path, arch: str) -> dict[str, Any]:
@@ -218,13 +249,13 @@ def check_state_dict(path: Path, arch: str, expected: dict[str, tuple[int, ...]]
 
 
 #: Buffers of the authors' PyTorch generators that this package derives from the config.
-DERIVED_BUFFERS = ("noise_const", "resample_filter", "up_filter", "down_filter")
+DERIVED_BUFFERS = ("resample_filter", "up_filter", "down_filter")
 
 
 def from_state_dict(arch: str, state_dict: dict[str, torch.Tensor], config: GeneratorConfig) -> torch.nn.Module:
     """``arch``'s generator with ``config``, loaded from a state dict of the same tensor names
-    (e.g. NVlabs' ``G_ema.state_dict()``; derived buffers such as filters and constant noise
-    are dropped). Names or shapes that do not fit raise `CheckpointError`."""
+    (e.g. NVlabs' ``G_ema.state_dict()``; derived buffers such as filters are dropped; the
+    stored noise maps ``noise_const`` are kept). Names or shapes that do not fit raise `CheckpointError`."""
     import torch
 
     family = ARCHITECTURES.get(arch).module()
@@ -281,10 +312,11 @@ def load_checkpoint(path: str | os.PathLike, arch: str, semantic: str | None = N
 
 
 def save_checkpoint(module: torch.nn.Module, directory: str | os.PathLike, *, arch: str, semantic: str,
-                    source: str = "") -> Path:
+                    source: str = "", sampling: dict[str, Any] | None = None) -> Path:
     """Write ``module`` (one of this package's generators) as ``DIR/<arch>-<semantic>.safetensors``
     plus its ``.json`` config record, each to a temporary name then renamed. ``source`` says
-    where the weights come from (recorded). Returns the safetensors path."""
+    where the weights come from; ``sampling`` how the authors sample it (truncation, noise;
+    both recorded). Returns the safetensors path."""
     from safetensors.torch import save_file
 
     from attribution88.atomic import atomic_path, write_json
@@ -305,5 +337,5 @@ def save_checkpoint(module: torch.nn.Module, directory: str | os.PathLike, *, ar
                                              "config": json.dumps(config, sort_keys=True)})
     write_json(path.with_suffix(RECORD_SUFFIX), {
         "format": FORMAT, "format_version": FORMAT_VERSION, "arch": arch, "semantic": semantic,
-        "config": config, "source": source})
+        "config": config, "source": source, **({"sampling": sampling} if sampling else {})})
     return path

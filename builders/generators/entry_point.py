@@ -18,7 +18,10 @@ returns either
   ``G.z_dim`` or the manifest's latent size), returning float images ``(N, 3, H, W)`` in the
   architecture's output range, or uint8 ``(N, H, W, 3)``. Each image runs alone with torch's
   random generators seeded from its seed (and restored afterwards), so that noise the module
-  draws itself (NVlabs' ``noise_mode='random'``) is the same for an image in every run; or
+  draws itself (NVlabs' ``noise_mode='random'``) is the same for an image in every run; the
+  cell's truncation (``truncation_psi``, ``truncation_cutoff``) and noise mode (``noise_mode``,
+  ``'const'`` by default for StyleGAN2, as the authors' generate.py) are passed when
+  ``forward`` takes them; or
 - any other callable, ``fn(seeds: list[int]) -> images`` (uint8 ``(N, H, W, 3)`` or a float
   tensor as above), which owns its determinism.
 
@@ -53,6 +56,8 @@ class EntryPoint:
     obj: Any
     accepts_psi: bool = False
     has_c: bool = False
+    accepts_noise_mode: bool = False
+    accepts_cutoff: bool = False
 
 
 def resolve(spec: str) -> Callable[..., Any]:
@@ -92,8 +97,10 @@ def load_entry_point(spec: str, *, arch: str, checkpoint: str | None, device: st
             params = inspect.signature(obj.forward).parameters
         except (TypeError, ValueError):
             params = {}
-        accepts = "truncation_psi" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-        return EntryPoint(spec, "module", obj, accepts_psi=accepts, has_c=hasattr(obj, "c_dim"))
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        return EntryPoint(spec, "module", obj, accepts_psi="truncation_psi" in params or var_kw,
+                          has_c=hasattr(obj, "c_dim"), accepts_noise_mode="noise_mode" in params,
+                          accepts_cutoff="truncation_cutoff" in params)
     if callable(obj):
         return EntryPoint(spec, "seeds", obj)
     raise CheckpointError(f"--entry-point {spec} returned {type(obj).__name__}; expected a torch module "

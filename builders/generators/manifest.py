@@ -66,6 +66,8 @@ class ModelEntry:
     code_base: str = ""
     releases: str = ""  # where the architecture's official releases are published
     recipe: Recipe | None = None
+    truncation_cutoff: int | None = None  # layers truncated (None: all)
+    noise: Literal["const", "random"] | None = None  # noise inputs: the stored maps, or drawn per image
 
     @property
     def name(self) -> str:
@@ -133,13 +135,17 @@ def parse_manifest(data: bytes) -> Manifest:
             entry = ModelEntry(
                 arch=arch, semantic=semantic, resolution=int(row["resolution"]),
                 latent_dim=int(row["latent_dim"]),
-                truncation=float(row["truncation"]) if "truncation" in row else None,
+                truncation=_opt(float, row.get("truncation", archs.get(arch, {}).get("truncation"))),
+                truncation_cutoff=_opt(int, row.get("truncation_cutoff", archs.get(arch, {}).get("truncation_cutoff"))),
+                noise=row.get("noise", archs.get(arch, {}).get("noise")),
                 origin=row["origin"], release=row.get("release"), crop=crop,  # type: ignore[arg-type]
                 code_base=archs.get(arch, {}).get("code_base", ""),
                 releases=archs.get(arch, {}).get("releases", ""),
                 recipe=Recipe(**recipes[arch]) if arch in recipes else None)
         except (KeyError, TypeError, ValueError) as e:
             raise bad(f"{where}: {e}") from None
+        if entry.noise not in (None, "const", "random"):
+            raise bad(f"{where}: noise must be const or random, not {entry.noise!r}")
         if entry.origin not in ORIGINS:
             raise bad(f"{where}: origin must be one of {ORIGINS}, not {entry.origin!r}")
         if (entry.origin == "official") != (entry.release is not None):
@@ -160,6 +166,10 @@ def parse_manifest(data: bytes) -> Manifest:
     return Manifest(int(raw.get("format_version", 0)), tuple(models))
 
 
+def _opt(kind: type, value: Any) -> Any:
+    return None if value is None else kind(value)
+
+
 @functools.cache
 def _packaged() -> Manifest:
     data = resources.files(__package__).joinpath("models.toml").read_bytes()
@@ -178,8 +188,16 @@ def checkpoints_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     if value is None:
         return None
     path = Path(value).expanduser()
+    source = "--checkpoints" if explicit is not None else CHECKPOINTS_ENV
+    if path.is_file():
+        from .checkpoints import looks_like_pickle
+
+        if looks_like_pickle(path):
+            raise UsageError(f"{source} {path}: is a pickle (an official release file?), not a folder of converted "
+                             f"checkpoints; convert it first, nothing in it is run: attribution88 generators convert "
+                             f"{path} --arch ARCH --semantic SEMANTIC --out DIR, then pass {source} DIR")
+        raise UsageError(f"{source} {path}: is a file; expected a folder holding ARCH-SEMANTIC.safetensors + .json")
     if not path.is_dir():
-        source = "--checkpoints" if explicit is not None else CHECKPOINTS_ENV
         raise UsageError(f"{source} {path}: no such folder")
     return path
 

@@ -85,10 +85,10 @@ class Generator:
     stand-in) or a user's entry point. Use `sample` to make images."""
 
     def __init__(self, *, model: ModelEntry, origin: str, native_resolution: int, is_stand_in: bool,
-                 module: Any = None, entry: Any = None, device: str = "cpu") -> None:
+                 module: Any = None, entry: Any = None, device: str = "cpu",
+                 sampling: dict[str, Any] | None = None) -> None:
         self.model = model
         self.arch, self.semantic = model.arch, model.semantic
-        self.origin = origin
         self.native_resolution = native_resolution
         self.is_stand_in = is_stand_in
         self.module, self.entry = module, entry
@@ -96,7 +96,27 @@ class Generator:
         self.device = str(device)
         z_dim = getattr(module if module is not None else getattr(entry, "obj", None), "z_dim", None)
         self.z_dim = int(z_dim) if z_dim else model.latent_dim
-        self.truncation = model.truncation
+        # Truncation and noise are part of the cell: the checkpoint's record (read from the
+        # authors' file by `convert`) or else the manifest's per-architecture defaults.
+        sampling = sampling or {}
+        self.truncation = sampling.get("truncation_psi", model.truncation)
+        self.truncation_cutoff = sampling.get("truncation_cutoff", model.truncation_cutoff)
+        self.noise = sampling.get("noise", model.noise)
+        if self.noise == "const" and module is not None and not hasattr(module, "const_noise"):
+            self.noise = None
+        self.origin = origin + self.sampling_note
+
+    @property
+    def sampling_note(self) -> str:
+        """``;psi=0.5;noise=const`` (what the `origin` of each image records), or empty."""
+        note = f";psi={self.truncation:g}" if self.truncation is not None else ""
+        if self.truncation is not None and self.truncation_cutoff is not None:
+            note += f";cutoff={self.truncation_cutoff}"
+        return note + (f";noise={self.noise}" if self.noise else "")
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        return {"truncation_psi": self.truncation, "truncation_cutoff": self.truncation_cutoff, "noise": self.noise}
 
     @property
     def kind(self) -> str:
@@ -198,7 +218,7 @@ def load_generator(arch: str, semantic: str, *, checkpoint: str | Path | None = 
                                   f"source: {model.source()}; or build the mini preset with stand-ins")
     module, info = ckpt.load_checkpoint(path, arch, semantic)
     return Generator(model=model, origin=info.origin, native_resolution=module.resolution, is_stand_in=False,
-                     module=module.to(dev), device=str(dev))
+                     module=module.to(dev), device=str(dev), sampling=info.sampling)
 
 
 def _env() -> str:
@@ -251,15 +271,17 @@ def _native(gen: Generator, seeds: Sequence[int], device: torch.device, precisio
     import torch
 
     mb = MICRO_BATCH[device.type]
-    shapes = gen.noise_shapes()
+    const = gen.noise == "const"
+    shapes = [] if const else gen.noise_shapes()  # z comes first from the rng either way
     lat = [draw_latents(s, gen.z_dim, shapes, gen.architecture.latent) for s in seeds]
     out = []
     psi = gen.truncation if gen.truncation is not None else 1.0
+    stored = [n.to(device).expand(mb, -1, -1, -1) for n in gen.module.const_noise()] if const else []
     for i in range(0, len(lat), mb):
         part = lat[i:i + mb]
         part = part + [part[-1]] * (mb - len(part))  # pad: the network always sees mb images
         z = torch.from_numpy(np.stack([p[0] for p in part])).to(device)
-        noise = [torch.from_numpy(np.stack([p[1][j] for p in part])).to(device) for j in range(len(shapes))]
+        noise = stored or [torch.from_numpy(np.stack([p[1][j] for p in part])).to(device) for j in range(len(shapes))]
         with _autocast(device, precision):
             images = gen.module(z, noise or None, truncation_psi=psi)
         out.append(quantize(images, gen.architecture.output_range)[:len(lat) - i].cpu().numpy())
@@ -285,6 +307,10 @@ def _entry(gen: Generator, seeds: Sequence[int], device: torch.device, precision
         if entry.has_c:
             args.append(torch.zeros(1, int(entry.obj.c_dim), device=device))
         kwargs = {"truncation_psi": gen.truncation} if entry.accepts_psi and gen.truncation is not None else {}
+        if entry.accepts_noise_mode and gen.noise:
+            kwargs["noise_mode"] = gen.noise  # NVlabs' PyTorch generators: 'const' or 'random'
+        if entry.accepts_cutoff and gen.truncation_cutoff is not None:
+            kwargs["truncation_cutoff"] = gen.truncation_cutoff
         with torch.random.fork_rng(devices=devices), _autocast(device, precision):
             torch.manual_seed(int(s))  # the module's own noise draws, per image, restored after
             try:

@@ -109,15 +109,28 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
     return module
 
 
+def _sampling_cell(sampling: dict | None) -> str:
+    if not sampling:
+        return "-"
+    psi, cut, noise = (sampling.get(k) for k in ("truncation_psi", "truncation_cutoff", "noise"))
+    parts = [f"psi {psi:g}" + (f" (first {cut} layers)" if cut is not None else "")] if psi is not None else []
+    return ", ".join(parts + ([f"{noise} noise"] if noise else [])) or "-"
+
+
 def card_notes(generators: Iterable) -> dict:
     """What the dataset card should say about the generators of a build: ``{"warnings":
     [...], "sections": [{"title", "markdown"}]}``, to merge into the ``build`` dict given to
     `attribution88.format.dataset.finalize`. ``generators`` are `sampling.Generator`s."""
     gens = list(generators)
     rows = [f"| {g.arch} | {g.semantic} | {g.native_resolution} | "
-            f"{'**stand-in**' if g.is_stand_in else 'model'} | `{g.origin}` |" for g in gens]
-    table = "\n".join(["| architecture | semantic | native px | kind | origin |", "|---|---|---|---|---|", *rows])
+            f"{'**stand-in**' if g.is_stand_in else 'model'} | {_sampling_cell(getattr(g, 'sampling', None))} | "
+            f"`{g.origin}` |" for g in gens]
+    table = "\n".join(["| architecture | semantic | native px | kind | truncation, noise | origin |",
+                       "|---|---|---|---|---|---|", *rows])
     text = ("Images above 128 px were downscaled to 128 with Pillow's Lanczos filter, the filter "
-            "used for the real images, after cropping to the content (e.g. LSUN car's 512x384).")
+            "used for the real images, after cropping to the content (e.g. LSUN car's 512x384). "
+            "Truncation and noise are the official networks' defaults when sampled (StyleGAN psi 0.7 "
+            "on the first 8 layers, StyleGAN2 psi 0.5, StyleGAN3 psi 1; the stored noise maps), or "
+            "the values a converted checkpoint's file carries.")
     warnings = [STAND_IN_NOTICE] if any(g.is_stand_in for g in gens) else []
     return {"warnings": warnings, "sections": [{"title": "Generators", "markdown": f"{text}\n\n{table}"}]}

@@ -75,9 +75,11 @@ def is_content(name: str) -> bool:
 class Epilogue(Module):
     """noise -> bias -> leaky ReLU -> instance norm -> AdaIN style."""
 
-    def __init__(self, channels: int, w_dim: int) -> None:
+    def __init__(self, channels: int, w_dim: int, resolution: int) -> None:
         super().__init__()
         self.param("noise_weight", [channels], ZEROS)
+        # The stored noise map (TF ``noiseN``), used when sampling with the official default.
+        self.random_buffer("noise_const", [resolution, resolution], Init("normal", 1.0))
         self.param("bias", [channels], ZEROS)
         self.style = FullyConnected(w_dim, 2 * channels, gain=1.0)
 
@@ -118,9 +120,9 @@ class SynthesisBlock(Module):
             self.param("const", [out_channels, 4, 4], ONES)
         else:
             self.conv0_up = UpConv(in_channels, out_channels, fused)
-        self.epi0 = Epilogue(out_channels, w_dim)
+        self.epi0 = Epilogue(out_channels, w_dim, resolution)
         self.conv1 = Conv2d(out_channels, out_channels, 3, bias=False)
-        self.epi1 = Epilogue(out_channels, w_dim)
+        self.epi1 = Epilogue(out_channels, w_dim, resolution)
 
     def forward(self, x, ws, noises, blur):
         if self.resolution == 4:
@@ -156,6 +158,11 @@ class Generator(StyleBasedGenerator):
     def noise_shapes(self) -> list[tuple[int, int]]:
         """Two noise maps per resolution (after each convolution, the constant included)."""
         return [(r, r) for r in self.synthesis.resolutions for _ in range(2)]
+
+    def const_noise(self) -> list[torch.Tensor]:
+        """The stored noise maps ``(1, 1, H, W)``, in `noise_shapes` order."""
+        blocks = [getattr(self.synthesis, f"b{r}") for r in self.synthesis.resolutions]
+        return [epi.noise_const[None, None] for b in blocks for epi in (b.epi0, b.epi1)]
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:

@@ -87,6 +87,9 @@ class SynthesisLayer(Module):
         self.param("weight", [out_channels, in_channels, 3, 3], Init("normal", 1.0))
         self.param("noise_strength", [], ZEROS)
         self.param("bias", [out_channels], ZEROS)
+        # The network's stored noise map (NVlabs: TF ``noiseN`` variables, PyTorch ``noise_const``),
+        # used by the authors' scripts by default (``randomize_noise=False``, ``--noise-mode const``).
+        self.random_buffer("noise_const", [resolution, resolution], Init("normal", 1.0))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None,
                 resample_filter: torch.Tensor) -> torch.Tensor:
@@ -174,6 +177,12 @@ class Generator(StyleBasedGenerator):
     def noise_shapes(self) -> list[tuple[int, int]]:
         """One noise map per synthesis layer: 4x4 once, then two per resolution."""
         return [(4, 4)] + [(r, r) for r in self.synthesis.resolutions[1:] for _ in range(2)]
+
+    def const_noise(self) -> list[torch.Tensor]:
+        """The stored noise maps ``(1, 1, H, W)``, in `noise_shapes` order."""
+        s = self.synthesis
+        layers = [s.b4.conv1] + [getattr(getattr(s, f"b{r}"), c) for r in s.resolutions[1:] for c in ("conv0", "conv1")]
+        return [layer.noise_const[None, None] for layer in layers]
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
