@@ -193,6 +193,7 @@ def test_optimizer_is_adam_with_l2_decay_and_per_epoch_step_lr(model):
     group = optimizer.param_groups[0]
     assert type(optimizer) is torch.optim.Adam and group["lr"] == 1e-4 and group["betas"] == (0.9, 0.999)
     assert group["weight_decay"] == 5e-4
+    optimizer.step()  # no gradients yet: nothing moves
     scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.85e-4)
 

@@ -154,5 +154,8 @@ def test_command_line_errors_are_one_line(small, tmp_path, capsys):
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert main(["predict", "--run", str(tmp_path / "none"), "--data", str(small), "--out", "x.csv"]) == 2
     assert "not a training run" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["train", "--data", str(small), "--out", str(tmp_path / "r"), "--device", "cuda"]) == 2
+        assert "no CUDA device here" in capsys.readouterr().err
     assert main(["train", "--list"]) == 0
     assert "preset cpu" in capsys.readouterr().out
