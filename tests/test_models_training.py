@@ -76,7 +76,9 @@ def test_validation_mixes_with_the_ratios_of_its_batches():
 
 
 def test_training_is_deterministic_and_resumes_after_a_kill(small, tmp_path):
+    before = torch.get_rng_state()
     whole = train("repmix", small, tmp_path / "whole", config=tiny_config(), seed=3, workers=0, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's random state is untouched
 
     def kill_after_first_epoch(epoch, metrics):
         if epoch == 1:
