@@ -17,10 +17,13 @@ the official code's structure rebuilt here from its facts (the same layers, the 
    RandomHorizontalFlip / RandomCrop / ToTensor / Normalize, the perturbation wrapper (RGB ->
    224 -> BGR -> corrupt -> RGB) around imagecorruptions' ``corrupt`` (the packaging of ImageNet-C
    installed here, run through attribution88.perturb.reference's shims; the official code calls
-   the original ``imagenet_c``, whose seen corruptions are the same algorithms), a random partner per sample, a Dirichlet ratio per sample,
-   samples concatenated by the collate function. Same number of worker processes on both sides.
+   the original ``imagenet_c``, whose seen corruptions are the same algorithms), a random
+   partner per sample, a Dirichlet ratio per sample, samples concatenated by the collate
+   function. Same number of worker processes on both sides.
 
-No GPU here: on one, run with --device cuda for the one-epoch figure of the full configuration.
+No GPU was available when this was written. On one, ``--device cuda`` times the step there;
+the one-epoch figure of the full configuration is the ``train_images_per_s`` of the first
+line of a run's metrics.jsonl (``attribution88 train --model repmix --device cuda ...``).
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ def official_model(embed_dim: int = 256, width: int = 64):
             net = BACKBONES.get("resnet50").make(width)  # torchvision's ResNet-50 at width 64
             net.fc = nn.Linear(net.fc.in_features, embed_dim)
             layers = list(net.children())
-            layers = [nn.Sequential(*layers[:4])] + layers[4:-2] + [nn.Sequential(layers[-2], nn.Flatten(1), layers[-1])]
+            head = nn.Sequential(layers[-2], nn.Flatten(1), layers[-1])
+            layers = [nn.Sequential(*layers[:4])] + layers[4:-2] + [head]
             layers.insert(5, MixupLayer(2, 0.4))
             self.model = nn.ModuleList(layers)
             self.attribution = nn.Linear(embed_dim, 8)
@@ -261,7 +265,8 @@ def bench_pipeline(n_images: int, batch: int, workers: int, rounds: int) -> None
                                                    collate_fn=OfficialPairs.collate)
             best["official"] = max(best["official"], rate(official, 2 * batch))
         for name, value in best.items():
-            print(f"input pipeline, {name:8}  {workers} worker(s): {value:7.1f} img/s = {value / workers:6.1f} per core")
+            print(f"input pipeline, {name:8}  {workers} worker(s): {value:7.1f} img/s = "
+                  f"{value / workers:6.1f} per core")
         print(f"-> ours delivers {best['ours'] / best['official']:.2f}x the official pipeline's images per core")
 
 
