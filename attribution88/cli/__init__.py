@@ -26,6 +26,8 @@ COMMANDS = [
     "publish",
     "generators",
     "perturb",
+    "train",
+    "predict",
     "score",
     "compare",
     "leaderboard",
