@@ -60,8 +60,7 @@ METRICS = ("detection_accuracy", "attribution_accuracy", "nmi")
 
 @pytest.fixture(scope="module")
 def published():
-    records = load_records()
-    assert all(r.kind == "published" for r in records)
+    records = [r for r in load_records() if r.kind == "published"]  # scored runs may sit beside them
     return {(r.data["set"], r.name): r for r in records}
 
 
