@@ -109,5 +109,11 @@ class DCTCNN(ImageClassifier):
         size = self.config.crop
         if c.shape[-2:] != (size, size):
             raise UsageError(f"DCT-CNN takes {size} px images, got {tuple(c.shape[-2:])}")
-        c = self.standardise(c.flatten(1)).view_as(c)
+        flat = c.flatten(1)
+        if self.training and flat.shape[0] == 1:  # a last batch of one image: use the running statistics
+            flat = torch.nn.functional.batch_norm(flat, self.standardise.running_mean, self.standardise.running_var,
+                                                  eps=self.standardise.eps)
+        else:
+            flat = self.standardise(flat)
+        c = flat.view_as(c)
         return self.stages(c)

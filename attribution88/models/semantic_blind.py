@@ -131,3 +131,30 @@ class SemanticBlind(AttributionModel):
     def fake_score(self, out: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """-LLR_real: higher = more likely fake."""
         return -llr_from_logits(out["attribution"].float())[:, 0]
+
+
+def semantic_accuracy(run: str, data: str, split: str = "test", data_config: str = "test_seen",
+                      device: str = "auto", batch_size: int = 64, workers: int = 0) -> dict[str, float]:
+    """The semantic head's accuracy on a split of the seen semantics (the head only knows
+    those) of a trained semantic-blind run: ``{"accuracy", "chance", "images"}``, chance being
+    the share of the most frequent semantic of the split."""
+    from ..loader import Attribution88Dataset
+    from .runs import load_model
+    from .training import resolve_device
+
+    dev = resolve_device(device)
+    model, info = load_model(run, "final", dev)
+    if info.model != "semantic-blind":
+        raise UsageError(f"{run}: a {info.model} run has no semantic head")
+    dataset = Attribution88Dataset(data, split, config=data_config, transform=model.eval_transform(),
+                                   returns=("semantic",))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    correct, counts = 0, torch.zeros(len(SPEC.semantics))
+    with torch.no_grad():
+        for images, semantic in loader:
+            correct += int((model(images.to(dev))["semantic"].argmax(1).cpu() == semantic).sum())
+            counts += torch.bincount(semantic, minlength=len(SPEC.semantics))
+    n = int(counts.sum())
+    if n == 0:
+        raise UsageError(f"{data}: split {split!r} of config {data_config!r} is empty")
+    return {"accuracy": correct / n, "chance": float(counts.max()) / n, "images": n}
