@@ -189,8 +189,10 @@ def test_yu_network_is_progan_discriminator_shaped_with_the_extra_256_fc():
     linears = [m for m in model.dense if isinstance(m, torch.nn.Linear)]
     assert [lin.out_features for lin in linears] == [512, 256]
     assert model.classifier.in_features == 256 and model.classifier.out_features == 8
-    model.eval()
-    assert model(torch.zeros(2, 3, 128, 128))["attribution"].shape == (2, 8)
+    small = YuAttribution(YuAttribution.config_from_preset("cpu")).eval()
+    assert small(torch.zeros(2, 3, 64, 64))["attribution"].shape == (2, 8)
+    with pytest.raises(UsageError, match="takes 64 px"):
+        small(torch.zeros(1, 3, 32, 32))
     with pytest.raises(UsageError, match="power of two"):
         YuAttribution.Config.from_dict({"crop": 96, "test_size": 96, "resize": 110})
 
