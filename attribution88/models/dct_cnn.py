@@ -74,8 +74,9 @@ class DCTCNNConfig(TrainConfig):
     backbone: str = "resnet50"
     width: int | None = None  # ResNets only: base width (None = 64, torchvision's)
     pretrained: bool = False  # ImageNet weights on spectra: off unless asked for
-    resize: int = 224  # the DCT is taken of the same-size image in training and test
-    crop: int = 224
+    resize: int = 128  # the spectrum of the native 128 px image, in training and test (flips only)
+    crop: int = 128
+    test_size: int = 128
 
     def check(self) -> None:
         super().check()
