@@ -120,3 +120,10 @@ def test_semantic_blind_trains_on_semantic_labels_predicts_llr_and_is_scored(tin
     assert results["submission"]["score_kind"] == "llr"
     assert 0 <= results["metrics"]["attribution_accuracy"]["value"] <= 1
     assert get_model("semantic-blind").SCORE_KIND == "llr"
+
+    from attribution88.models.semantic_blind import semantic_accuracy
+
+    seen = semantic_accuracy(str(run), str(data), split="test", data_config="test_seen", device="cpu")
+    assert seen["images"] == 384
+    assert 0 <= seen["accuracy"] <= 1 and 0 <= seen["probe_accuracy"] <= 1
+    assert math.isclose(seen["chance"], 1 / 6)  # 6 seen semantics, equally many images each

@@ -133,12 +133,37 @@ class SemanticBlind(AttributionModel):
         return -llr_from_logits(out["attribution"].float())[:, 0]
 
 
-def semantic_accuracy(run: str, data: str, split: str = "test", data_config: str = "test_seen",
-                      device: str = "auto", batch_size: int = 64, workers: int = 0) -> dict[str, float]:
-    """The semantic head's accuracy on a split of the seen semantics (the head only knows
-    those) of a trained semantic-blind run: ``{"accuracy", "chance", "images"}``, chance being
-    the share of the most frequent semantic of the split."""
+
+def _embeddings(model: SemanticBlind, data: str, split: str, data_config: str, dev: torch.device,
+                batch_size: int, workers: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(embeddings (N, D), semantic-head predictions (N,), semantic labels (N,)) of a split,
+    at inference (test transform)."""
     from ..loader import Attribution88Dataset
+
+    dataset = Attribution88Dataset(data, split, config=data_config, transform=model.eval_transform(),
+                                   returns=("semantic",))
+    if len(dataset) == 0:
+        raise UsageError(f"{data}: split {split!r} of config {data_config!r} is empty")
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    embeddings, predictions, labels = [], [], []
+    with torch.no_grad():
+        for images, semantic in loader:
+            out = model(images.to(dev))
+            embeddings.append(out["embedding"].float().cpu())
+            predictions.append(out["semantic"].argmax(1).cpu())
+            labels.append(semantic)
+    return torch.cat(embeddings), torch.cat(predictions), torch.cat(labels)
+
+
+def semantic_accuracy(run: str, data: str, split: str = "test", data_config: str = "test_seen",
+                      device: str = "auto", batch_size: int = 64, workers: int = 0,
+                      probe_split: str | None = "train") -> dict[str, float]:
+    """How much of the semantic a trained semantic-blind run's embedding carries, on a split
+    of the seen semantics (the only ones the heads know): ``accuracy`` of its semantic head;
+    ``probe_accuracy`` of a fresh linear probe (multinomial logistic regression, L-BFGS)
+    fitted on the embeddings of ``probe_split`` (clean images, the test transform) — an
+    adversary the training never saw; ``chance``: the share of the split's most frequent
+    semantic."""
     from .runs import load_model
     from .training import resolve_device
 
@@ -146,15 +171,24 @@ def semantic_accuracy(run: str, data: str, split: str = "test", data_config: str
     model, info = load_model(run, "final", dev)
     if info.model != "semantic-blind":
         raise UsageError(f"{run}: a {info.model} run has no semantic head")
-    dataset = Attribution88Dataset(data, split, config=data_config, transform=model.eval_transform(),
-                                   returns=("semantic",))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    correct, counts = 0, torch.zeros(len(SPEC.semantics))
-    with torch.no_grad():
-        for images, semantic in loader:
-            correct += int((model(images.to(dev))["semantic"].argmax(1).cpu() == semantic).sum())
-            counts += torch.bincount(semantic, minlength=len(SPEC.semantics))
-    n = int(counts.sum())
-    if n == 0:
-        raise UsageError(f"{data}: split {split!r} of config {data_config!r} is empty")
-    return {"accuracy": correct / n, "chance": float(counts.max()) / n, "images": n}
+    emb, pred, labels = _embeddings(model, data, split, data_config, dev, batch_size, workers)
+    result = {"accuracy": float((pred == labels).float().mean()),
+              "chance": float(torch.bincount(labels).max()) / len(labels), "images": len(labels)}
+    if probe_split is not None:
+        train_emb, _, train_labels = _embeddings(model, data, probe_split, "default", dev, batch_size, workers)
+        mean, std = train_emb.mean(0), train_emb.std(0).clamp_min(1e-6)
+        probe = nn.Linear(emb.shape[1], len(SPEC.semantics))
+        nn.init.zeros_(probe.weight), nn.init.zeros_(probe.bias)  # a convex fit: no random start needed
+        optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=200, line_search_fn="strong_wolfe")
+        x = (train_emb - mean) / std
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(probe(x), train_labels) + 1e-3 * probe.weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            result["probe_accuracy"] = float((probe((emb - mean) / std).argmax(1) == labels).float().mean())
+    return result
