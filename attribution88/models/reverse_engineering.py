@@ -120,5 +120,6 @@ class ReverseEngineering(ImageClassifier):
         constraints = fingerprint_losses(out["fingerprint"], c.low_frequency)
         terms.update(constraints)
         terms["total"] = (terms["attribution"] + c.magnitude_weight * constraints["magnitude"]
-                          + c.spectrum_weight * constraints["spectrum"] + c.repetitive_weight * constraints["repetitive"])
+                          + c.spectrum_weight * constraints["spectrum"]
+                          + c.repetitive_weight * constraints["repetitive"])
         return terms
