@@ -178,7 +178,8 @@ def build_stages(name: str, embed_dim: int, width: int | None = None, pretrained
         try:
             result = net.load_state_dict(state, strict=False)
         except RuntimeError as e:  # shapes differ
-            raise CheckpointError(f"{file}: not ImageNet weights of {name} ({' '.join(str(e).split())[:200]})") from None
+            detail = " ".join(str(e).split())[:200]
+            raise CheckpointError(f"{file}: not ImageNet weights of {name} ({detail})") from None
         if result.missing_keys or result.unexpected_keys:
             wrong = (result.missing_keys or result.unexpected_keys)[0]
             raise CheckpointError(f"{file}: not ImageNet weights of {name} ({len(result.missing_keys)} missing, "

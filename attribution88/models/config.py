@@ -92,7 +92,8 @@ class TrainConfig:
 
 def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
     """``value`` as the type of ``default`` (bool, int, float, str, tuple, or None-able)."""
-    bad = UsageError(f"{where}: setting {name}={value!r} is not a valid {type(default).__name__}")
+    kind = "value" if default is None else type(default).__name__
+    bad = UsageError(f"{where}: setting {name}={value!r} is not a valid {kind}")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

@@ -103,7 +103,8 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             metadata = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # truncated or foreign file
-        raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+        detail = " ".join(str(e).split())[:200]
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {detail})") from None
     return tensors, metadata
 
 
@@ -112,7 +113,8 @@ def _load_model_state(model: AttributionModel, tensors: dict[str, torch.Tensor],
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the run's model ({' '.join(str(e).split())[:200]})") from None
+        detail = " ".join(str(e).split())[:200]
+        raise CheckpointError(f"{path}: weights do not fit the run's model ({detail})") from None
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(f"{path}: weights do not fit the run's model ({len(result.missing_keys)} missing, "
                               f"{len(result.unexpected_keys)} unexpected tensors)")

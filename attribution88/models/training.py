@@ -2,7 +2,8 @@
 
 Randomness: everything random in a run follows from (seed, epoch): the order of the samples,
 each sample's partner images and mixing ratios (`epoch_plan`), each image's augmentation (the
-loader's, keyed by image id and epoch) and torch's generator (dropout), reseeded at each epoch.
+loader's, keyed by image id and epoch) and torch's generator (initialisation, dropout), seeded
+for the block that uses it and restored afterwards, so the caller's random state is untouched.
 A run killed at any point and started again resumes from its last finished epoch and ends with
 the same weights as an uninterrupted run (on the same device and thread count).
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,8 +126,10 @@ def run_epoch(model: AttributionModel, loader: Any, plan: EpochPlan, device: tor
 
 
 def _loader(dataset: Any, plan: EpochPlan, workers: int, device: torch.device) -> Any:
+    """Batches in the plan's order. The loader's own generator (it only seeds the workers'
+    torch generators, which the transforms do not use) keeps it off torch's global one."""
     return torch.utils.data.DataLoader(dataset, batch_sampler=plan.batches, num_workers=workers,
-                                       pin_memory=device.type == "cuda")
+                                       pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(0))
 
 
 def _data_info(data: str | os.PathLike, config_name: str) -> dict[str, Any]:
@@ -175,8 +179,8 @@ def train(model_name: str, data: str | os.PathLike, out: str | os.PathLike, *, c
     if val_set is not None and len(val_set) == 0:
         val_set = None
 
-    torch.manual_seed(derive_seed("train-init", seed))  # heads' initialisation
-    model = cls(config, weights_path) if not resuming else cls(_without_pretrained(config))
+    with _seeded(derive_seed("train-init", seed), dev):  # initialisation of the new layers
+        model = cls(config, weights_path) if not resuming else cls(_without_pretrained(config))
     model.to(dev)
     train_set.transform = model.train_transform("train")
     if val_set is not None:
@@ -195,14 +199,13 @@ def train(model_name: str, data: str | os.PathLike, out: str | os.PathLike, *, c
         if loop["stopped"]:
             break
         started = time.perf_counter()
-        torch.manual_seed(derive_seed("train-torch", seed, epoch))
         plan = epoch_plan(model, len(train_set), config.batch_size, seed, epoch, shuffle=True)
         train_set.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
         label = f"epoch {epoch + 1}/{config.epochs}" if progress else None
-        metrics = {"epoch": epoch + 1, "lr": lr,
-                   **{f"train_{k}": v for k, v in run_epoch(model, _loader(train_set, plan, workers, dev), plan,
-                                                             dev, optimizer, label).items()}}
+        with _seeded(derive_seed("train-torch", seed, epoch), dev):  # dropout (VGG, AlexNet)
+            trained = run_epoch(model, _loader(train_set, plan, workers, dev), plan, dev, optimizer, label)
+        metrics = {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in trained.items()}}
         scheduler.step()
         images = sum(len(b) for b in plan.batches)
         metrics["train_images_per_s"] = images / (time.perf_counter() - started)
@@ -229,6 +232,15 @@ def train(model_name: str, data: str | os.PathLike, out: str | os.PathLike, *, c
             on_epoch_end(epoch + 1, metrics)
     save_weights(out / FINAL_WEIGHTS, model, info)
     return out
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """torch's global generators seeded for the block (initialisation and dropout draw from
+    them), and given back to the caller as they were."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
 
 
 def _without_pretrained(config: TrainConfig) -> TrainConfig:
