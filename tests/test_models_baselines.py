@@ -170,6 +170,9 @@ def test_eigenface_pca_is_the_closed_form_pca_of_the_first_training_images():
     # whitened coefficients: unit variance on the fitting images
     coefficients = model.coefficients(model.pixels(x)).detach().numpy()
     assert np.allclose(coefficients.var(0, ddof=1), 1.0, atol=1e-3)
+    # inference without a fitted PCA is refused in one line
+    with pytest.raises(UsageError, match="PCA was never fitted"):
+        EigenFace(config).eval()(x[:2])
     # the fitted PCA stays frozen
     basis = model.basis.clone()
     model(x)

@@ -123,6 +123,10 @@ class EigenFace(ImageClassifier):
                     self.fit_pca()
             elif float(self._n) >= 2:  # a split smaller than pca_fit_images: fit at the first validation
                 self.fit_pca()
+            else:
+                raise UsageError(f"EigenFace: the PCA was never fitted (fewer than pca_fit_images = "
+                                 f"{self.config.pca_fit_images} training images seen); train again with a "
+                                 f"smaller --set pca_fit_images=N")
         if not bool(self.fitted):
             return {"attribution": self.classifier(v.new_zeros(v.shape[0], self.config.components))}
         return {"attribution": self.classifier(self.coefficients(v))}
