@@ -220,7 +220,7 @@ def test_configs_refuse_unknown_or_bad_settings():
     with pytest.raises(UnknownNameError, match="preset"):
         RepMix.config_from_preset("laptop")
     with pytest.raises(UnknownNameError, match="backbone"):
-        RepMix.config_from_preset("paper", backbone="resnet18")
+        RepMix.config_from_preset("paper", backbone="resnet19")
     assert parse_setting("mixing=false") == ("mixing", False)
     assert parse_setting("betas=[0.5, 0.9]") == ("betas", [0.5, 0.9])
     assert RepMix.config_from_preset("paper", betas=[0.5, 0.9]).betas == (0.5, 0.9)

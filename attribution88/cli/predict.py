@@ -31,5 +31,10 @@ def run(args: argparse.Namespace) -> int:
     out = predict(args.run, args.data, args.out, split=args.split, data_config=args.config, device=args.device,
                   batch_size=args.batch_size, workers=args.workers, checkpoint=args.checkpoint,
                   progress=not args.quiet)
-    print(f"predictions written to {out}; score with: attribution88 score {out} --truth {args.data}")
+    from ..models import get_model
+    from ..models.runs import read_run
+
+    kind = get_model(read_run(args.run).model).SCORE_KIND
+    declare = "" if kind == "probs" else f" --scores {kind}"
+    print(f"predictions written to {out}; score with: attribution88 score {out} --truth {args.data}{declare}")
     return 0

@@ -43,6 +43,12 @@ def list_models(pattern: str = "*") -> list[str]:
 
 # Registered models (each file registers itself).
 from . import repmix  # noqa: E402,F401
+from . import yu  # noqa: E402,F401
+from . import dct_cnn  # noqa: E402,F401
+from . import eigenface  # noqa: E402,F401
+from . import prnu  # noqa: E402,F401
+from . import reverse_engineering  # noqa: E402,F401
+from . import semantic_blind  # noqa: E402,F401
 
 from .predict import predict  # noqa: E402
 from .training import train  # noqa: E402

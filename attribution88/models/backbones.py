@@ -51,18 +51,19 @@ class BackboneSpec:
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 
 
-def _resnet(layers: tuple[int, ...]) -> Callable[[int], nn.Module]:
+def _resnet(layers: tuple[int, ...], bottleneck: bool = True) -> Callable[[int], nn.Module]:
     def make(width: int) -> nn.Module:
-        from torchvision.models.resnet import Bottleneck, ResNet
+        from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-        net = ResNet(Bottleneck, list(layers))
+        block = Bottleneck if bottleneck else BasicBlock
+        net = ResNet(block, list(layers))
         if width != 64:  # the same layout at another base width (the CPU preset)
             net.inplanes = width
             net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
             net.bn1 = nn.BatchNorm2d(width)
             for i, (n, stride) in enumerate(zip(layers, (1, 2, 2, 2)), 1):
-                setattr(net, f"layer{i}", net._make_layer(Bottleneck, width * 2 ** (i - 1), n, stride=stride))
-            net.fc = nn.Linear(width * 8 * Bottleneck.expansion, 1000)
+                setattr(net, f"layer{i}", net._make_layer(block, width * 2 ** (i - 1), n, stride=stride))
+            net.fc = nn.Linear(width * 8 * block.expansion, 1000)
         return net
 
     return make
@@ -108,6 +109,8 @@ def _torchvision(name: str) -> Callable[[int], nn.Module]:
 
 BACKBONES.add("resnet50", BackboneSpec("resnet50", _resnet((3, 4, 6, 3)), _split_resnet,
                                        "ResNet50_Weights.IMAGENET1K_V1", default_width=64))
+BACKBONES.add("resnet18", BackboneSpec("resnet18", _resnet((2, 2, 2, 2), bottleneck=False), _split_resnet,
+                                       "ResNet18_Weights.IMAGENET1K_V1", default_width=64))
 BACKBONES.add("resnet101", BackboneSpec("resnet101", _resnet((3, 4, 23, 3)), _split_resnet,
                                         "ResNet101_Weights.IMAGENET1K_V1", default_width=64))
 BACKBONES.add("densenet121", BackboneSpec("densenet121", _torchvision("densenet121"), _split_densenet,

@@ -31,6 +31,11 @@ class AttributionModel(nn.Module):
     SUMMARY: ClassVar[str] = ""
     #: Set by the registry: the name the model is registered under.
     name: ClassVar[str] = ""
+    #: Loader fields the loss needs beside the source (e.g. "semantic"): the training loop
+    #: loads them and passes each to `loss` as a keyword argument, (S, group_size).
+    EXTRA_TARGETS: ClassVar[tuple[str, ...]] = ()
+    #: What `submission_scores` returns, as `attribution88 score --scores` names it.
+    SCORE_KIND: ClassVar[str] = "probs"
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__()
@@ -56,6 +61,11 @@ class AttributionModel(nn.Module):
         """Named loss terms and their sum ``"total"``; ``sources`` and ``ratios`` are
         (S, group_size)."""
         raise NotImplementedError
+
+    def submission_scores(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The 8 score columns of a submission, of kind ``SCORE_KIND``: by default the
+        softmax of the attribution logits (probabilities)."""
+        return out["attribution"].float().softmax(1)
 
     def fake_score(self, out: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """A per-image detection score (higher = more likely fake), or None."""

@@ -1,8 +1,9 @@
 """Predictions of a trained run, as a submission file `attribution88 score` reads.
 
 Columns: ``id``, ``pred`` (the source name of the highest score), the 8 source scores — the
-softmax of the model's attribution logits (RepMix: the gated logits its loss is taken on), so
-rows are probabilities — and ``fake_score`` when the model has a detection output (RepMix:
+model's `submission_scores`, of kind ``SCORE_KIND``: by default the softmax of the attribution
+logits (RepMix: the gated logits its loss is taken on), so rows are probabilities; per-source
+log-likelihood ratios for models with ``SCORE_KIND = "llr"`` (score with ``--scores llr``) — and ``fake_score`` when the model has a detection output (RepMix:
 the detection head's log-odds log p(fake) - log p(real)). Inference never mixes.
 """
 
@@ -49,7 +50,7 @@ def predict(run: str | os.PathLike, data: str | os.PathLike, out: str | os.PathL
         with torch.no_grad():
             for images, ids in tqdm(loader, desc="predict", unit="batch", leave=False, disable=not progress):
                 o = model(images.to(dev))
-                probs = o["attribution"].float().softmax(1).cpu()
+                probs = model.submission_scores(o).float().cpu()
                 fake = model.fake_score(o)
                 if rows == 0 and fake is not None:
                     header.append("fake_score")

@@ -101,12 +101,13 @@ def run_epoch(model: AttributionModel, loader: Any, plan: EpochPlan, device: tor
     samples = 0
     bar = tqdm(total=len(plan), desc=progress, unit="batch", leave=False, disable=progress is None)
     with torch.set_grad_enabled(training):
-        for (images, sources), ratios in zip(loader, plan.ratios):
+        for (images, sources, *extra), ratios in zip(loader, plan.ratios):
             images = images.to(device, non_blocking=True)
             sources = sources.to(device).view(-1, k)
+            targets = {name: t.to(device).view(-1, k) for name, t in zip(model.EXTRA_TARGETS, extra)}
             ratios = torch.from_numpy(ratios).to(device)
             out = model(images, ratios)
-            terms = model.loss(out, sources, ratios)
+            terms = model.loss(out, sources, ratios, **targets)
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 terms["total"].backward()
@@ -167,11 +168,12 @@ def train(model_name: str, data: str | os.PathLike, out: str | os.PathLike, *, c
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
 
-    train_set = Attribution88Dataset(data, "train", config=data_config, returns=("source",))
+    returns = ("source", *cls.EXTRA_TARGETS)
+    train_set = Attribution88Dataset(data, "train", config=data_config, returns=returns)
     if len(train_set) == 0:
         raise UsageError(f"{data}: the train split is empty")
     try:
-        val_set = Attribution88Dataset(data, "validation", config=data_config, returns=("source",))
+        val_set = Attribution88Dataset(data, "validation", config=data_config, returns=returns)
     except UsageError:
         val_set = None
     if val_set is not None and len(val_set) == 0:
