@@ -175,3 +175,70 @@ def evaluate(logits_fn: Callable[[torch.Tensor], torch.Tensor], batches, eps: Se
     return AdversarialReport(attack="pgd-linf", steps=steps, step_rule="2.5 * eps / steps, random start",
                              seed=seed, n=len(clean), model=model, per_eps=tuple(per_eps),
                              checks=checks, warnings=warnings)
+
+
+def select_images(ids: Sequence[str], n: int | None, seed: int) -> list[int]:
+    """Indices of the ``n`` images attacked: the ``n`` ids of smallest keyed hash (seeded),
+    so the subset is spread over sources and semantics, the same whatever the order of the
+    split, and the subset of a smaller ``n`` is inside that of a larger one. All when ``n`` is
+    None or at least the split's size."""
+    from ..ids import hash64
+
+    if n is not None and n < 1:
+        raise UsageError(f"--n must be at least 1, not {n}")
+    order = sorted(range(len(ids)), key=lambda i: hash64("attack-subset", seed, ids[i]))
+    return sorted(order if n is None else order[:n])
+
+
+def attack_run(run, data, eps: Sequence[float] = PAPER_EPS, *, n: int | None = 64,
+               steps: int = DEFAULT_STEPS, split: str = "test", data_config: str = "default",
+               seed: int = DEFAULT_SEED, resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL,
+               device: str = "auto", batch_size: int = 16, checkpoint: str = "final",
+               progress: bool = True):
+    """Attack a trained run of the model registry on ``n`` images of ``data``'s split.
+
+    The images are those the model predicts on (its evaluation transform), taken back to
+    [0, 1]; the model's ``attribution_logits`` takes them from there, so the gradient flows
+    through its normalisation. Returns (`AdversarialReport`, `TruthInfo` of the data).
+    """
+    import torch
+
+    from ..loader import MEAN, STD, Attribution88Dataset, open_split
+    from ..models.runs import load_model, read_run
+    from ..models.training import resolve_device
+    from .truth import load_truth
+
+    if steps < 1:
+        raise UsageError(f"--steps must be at least 1, not {steps}")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
+    truth_info = load_truth(data, data_config, split).info  # checks the spec version too
+    dev = resolve_device(device)
+    model, info = load_model(run, checkpoint, dev)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    split_ds = open_split(data, split, data_config)
+    chosen = select_images(split_ds["id"], n, seed)
+    dataset = Attribution88Dataset(split_ds.select(chosen), split, transform=model.eval_transform(),
+                                   returns=("source",))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+
+    def batches():
+        checked = False
+        for x, y in loader:
+            images = (x * std + mean).clamp(0, 1).to(dev)
+            if not checked:  # the model must see in attribution_logits what it sees in predict
+                with torch.no_grad():
+                    direct = model(x.to(dev))["attribution"]
+                    via = model.attribution_logits(images)
+                if not torch.allclose(direct, via, atol=1e-3, rtol=1e-3):
+                    raise UsageError(f"model {info.model!r}: attribution_logits on [0, 1] images does not "
+                                     f"reproduce its predictions; it cannot be attacked through them")
+                checked = True
+            yield images, y.to(dev)
+
+    report = evaluate(model.attribution_logits, batches(), eps, steps=steps, seed=seed,
+                      model=f"{info.model} ({run})", resamples=resamples, level=level, progress=progress)
+    return report, truth_info

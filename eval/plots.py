@@ -133,3 +133,38 @@ def write_plots(result: ScoreResult, out_dir: str | os.PathLike, spec: Spec = SP
     _save(confusion_figure(result), paths[0])
     _save(robustness_figure(result, spec), paths[1])
     return paths
+
+
+def adversarial_figure(report):
+    """Attribution and detection error against the budget eps, with the bootstrap intervals."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    eps = [e.eps for e in report.per_eps]
+    for key, label, style in (("attribution_error", "attribution error", "o-"),
+                              ("detection_error", "detection error", "s--")):
+        values = [getattr(e, key).value for e in report.per_eps]
+        ax.plot(eps, values, style, label=label)
+        low = [getattr(e, key).low for e in report.per_eps]
+        high = [getattr(e, key).high for e in report.per_eps]
+        if all(v is not None for v in low + high):
+            ax.fill_between(eps, low, high, alpha=0.2)
+    ax.set_xlabel("L-infinity budget eps (x 1/255)")
+    ax.set_ylabel("error")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"PGD, {report.steps} steps, {report.n} images: {report.model}", fontsize=9)
+    return fig
+
+
+def write_adversarial_plot(report, out_dir: str | os.PathLike) -> Path:
+    """Write ``adversarial.png`` into ``out_dir`` (created if needed)."""
+    check_available()
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--plots {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    _save(adversarial_figure(report), out / "adversarial.png")
+    return out / "adversarial.png"

@@ -392,3 +392,55 @@ def read_results(path: str | os.PathLike) -> ScoreResult | CompareResult:
     if isinstance(d, dict) and d.get("kind") == COMPARE_KIND:
         return CompareResult.from_dict(d)
     return ScoreResult.from_dict(d)
+
+
+#: Value of the ``kind`` key of an attack-only document (`attribution88 attack --json NEW`).
+ATTACK_KIND = "attribution88.attack"
+
+
+def check_attack_target(path: str | os.PathLike) -> None:
+    """Refuse, before an attack runs, a ``--json`` target it could not write: a folder, a
+    missing folder, or an existing file that is not a score results document."""
+    from pathlib import Path
+
+    from ..errors import UsageError
+
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--json {p}: is a folder; give a file")
+    if not p.resolve().parent.is_dir():
+        raise UsageError(f"--json {p}: folder {p.resolve().parent} does not exist")
+    if p.exists():
+        result = read_results(p)
+        if not isinstance(result, ScoreResult):
+            raise UsageError(f"--json {p}: a comparison document; give a `score --json` document or a new file")
+
+
+def write_attack(path: str | os.PathLike, report: AdversarialReport, truth: TruthInfo) -> str:
+    """Put ``report`` into the results document at ``path``, atomically: the ``adversarial``
+    section of an existing `score --json` document of the same data (fingerprint, config,
+    split), or a new attack document. Returns the path."""
+    import datetime
+    import json
+
+    from .. import __version__
+    from ..atomic import write_json
+    from ..errors import UsageError
+
+    check_attack_target(path)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        scored = TruthInfo.from_dict(d.get("truth") or {})
+        if (scored.fingerprint, scored.config, scored.split) != (truth.fingerprint, truth.config, truth.split):
+            raise UsageError(f"--json {path}: scored on other data ({scored.config}/{scored.split}, "
+                             f"fingerprint {str(scored.fingerprint)[:12]}) than attacked ({truth.config}/"
+                             f"{truth.split}, fingerprint {str(truth.fingerprint)[:12]})")
+        d["adversarial"] = report.to_dict()
+        d["schema_version"] = max(int(d.get("schema_version", 1)), 2)
+    else:
+        d = {"kind": ATTACK_KIND, "schema_version": SCHEMA_VERSION, "tool_version": __version__,
+             "attacked_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+             "truth": truth.to_dict(), "adversarial": report.to_dict()}
+    write_json(path, d)
+    return os.fspath(path)

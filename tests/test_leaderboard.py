@@ -110,7 +110,7 @@ def _record(**change):
     ({"kind": "rumour"}, "kind"),
     ({"date": "yesterday"}, "ISO date"),
     ({"kind": "scored"}, "fingerprint"),
-    ({"metrics": {"attribution_accuracy": {"value": 0.5, "low": 0.6, "high": 0.7}}}, "outside its interval"),
+    ({"metrics": {"attribution_accuracy": {"value": 0.5, "low": 0.7, "high": 0.6}}}, "low end above"),
     ({"data": {"set": "somewhere"}}, "data.set"),
     ({"configuration": "RepMix w/o loss"}, "configuration"),
     ({"adversarial": {"attribution_error": {"0.03": 0.2}}}, "N/255"),

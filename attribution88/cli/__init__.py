@@ -30,6 +30,7 @@ COMMANDS = [
     "predict",
     "score",
     "compare",
+    "attack",
     "leaderboard",
 ]
 
