@@ -131,17 +131,26 @@ def rerank(c: np.ndarray, r: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, n
 def exact_pair_distances(a: np.ndarray, b: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """LPIPS between row ``i`` of ``a`` and rows ``pairs[i, j]`` of ``b``: float64, shaped
     like ``pairs`` (Na, m). Each from the difference of the two vectors (float32, summed
-    pairwise by numpy: ~1e-7 relative), one pair at a time so the difference stays in cache;
-    rows are read in place (arrays or memmaps, float32 or float16)."""
+    pairwise by numpy: ~1e-7 relative), one pair at a time so the difference stays in cache.
+    Rows are read in blocks of `CHUNK_BYTES`: a block of ``a``'s rows, then the rows of ``b``
+    they pair with, each once and in ascending order (sequential reads of a memmap)."""
     pairs = np.asarray(pairs, dtype=np.int64)
     out = np.empty(pairs.shape, np.float64)
+    if pairs.size == 0:
+        return out
+    step = max(1, CHUNK_BYTES // (4 * a.shape[1]))
     buf = np.empty(a.shape[1], np.float32)
-    for i in range(len(pairs)):
-        row = a[i]
-        for j, p in enumerate(pairs[i]):
-            np.subtract(b[p], row, out=buf, dtype=np.float32)
-            np.square(buf, out=buf)
-            out[i, j] = buf.sum()
+    for s in range(0, len(pairs), step):
+        rows_a = np.asarray(a[s:s + step], np.float32)
+        block = pairs[s:s + step]
+        needed, where = np.unique(block, return_inverse=True)
+        where = where.reshape(block.shape)
+        for t in range(0, len(needed), step):
+            rows_b = np.asarray(b[needed[t:t + step]], np.float32)
+            for i, j in zip(*np.nonzero((where >= t) & (where < t + step))):
+                np.subtract(rows_b[where[i, j] - t], rows_a[i], out=buf)
+                np.square(buf, out=buf)
+                out[s + i, j] = buf.sum()
     return out
 
 
