@@ -36,7 +36,7 @@ def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
     """The manifest's `build` record and the card's notes, from what every cell recorded."""
     from types import SimpleNamespace
 
-    from .clean import cleaning_table
+    from .clean import METHOD, cleaning_table
     from .generators import card_notes
 
     generators = [SimpleNamespace(arch=c.split("-")[0], semantic=c.split("-")[1],
@@ -55,7 +55,7 @@ def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
     cleaning = {c: n["cleaning"] for c, n in notes_by_cell.items() if "cleaning" in n}
     if cleaning:
         sections.append({"title": "Cleaning (LPIPS nearest real + k-means diversity)",
-                         "markdown": cleaning_table(cleaning)})
+                         "markdown": cleaning_table(cleaning, METHOD)})
     reals = sorted({n["reals"] for n in notes_by_cell.values() if "reals" in n})
     if reals:
         sections.append({"title": "Real images", "markdown": "\n".join(f"- {r}" for r in reals)})
