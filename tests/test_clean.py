@@ -399,4 +399,20 @@ def test_exact_pair_distances_in_blocks_match_brute_force(monkeypatch):
     monkeypatch.setattr(sl, "CHUNK_BYTES", 4 * 64 * 5)  # blocks of 5 rows of each operand
     np.testing.assert_allclose(sl.exact_pair_distances(c, r, pairs),
                                np.take_along_axis(_brute(c, r), pairs, 1), rtol=1e-5, atol=1e-6)
+    order = np.random.default_rng(2).permutation(37)
+    np.testing.assert_array_equal(sl.exact_pair_distances(c, r, pairs, order),
+                                  sl.exact_pair_distances(c, r, pairs))
     assert sl.exact_pair_distances(c, r, np.empty((37, 0), np.int64)).shape == (37, 0)
+
+
+def test_locality_order_groups_similar_rows():
+    from attribution88.builders.shortlist import locality_order
+
+    rng = np.random.default_rng(4)
+    centres = rng.standard_normal((4, 8)) * 20
+    label = rng.integers(0, 4, 600)
+    x = (centres[label] + rng.standard_normal((600, 8))).astype(np.float32)
+    order = locality_order(x, seed=1, group=50)  # 12 coarse clusters, none mixing two groups
+    assert sorted(order.tolist()) == list(range(600))
+    assert (np.diff(label[order]) != 0).sum() <= 11  # a random order changes group ~450 times
+    assert locality_order(x[:100], seed=1, group=150).tolist() == list(range(100))
