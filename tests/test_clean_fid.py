@@ -90,3 +90,32 @@ def test_bad_weight_files_are_one_line_errors(tmp_path):
     torch.save({"x": Evil()}, tmp_path / "evil.pth")
     with pytest.raises(CheckpointError, match="cannot read"):
         InceptionFid(tmp_path / "evil.pth")
+
+
+@pytest.mark.slow
+def test_the_build_adds_fid_of_every_selection_to_the_cleaning_stats(weights, monkeypatch):
+    """The pipeline's FID step: the cell's reals against each selection of its candidates
+    (64-d features here to keep it fast; the build uses 2048)."""
+    from attribution88.builders import pipeline
+    from attribution88.builders.clean import clean
+    from attribution88.spec import SPEC, Cell
+
+    monkeypatch.setattr(pipeline, "_fid", lambda path: InceptionFid(path, dims=64, batch_size=16))
+    config = pipeline.BuildConfig(preset="mini", out="unused", real_sources={"*": "samples"},
+                                  fid_weights=str(weights))
+    cand = _images(9, 4, 30)
+    flat = cand.reshape(9, -1).astype(np.float32)
+    result = clean(flat, flat[:3] + 1, 3, seed=0)
+    stats = pipeline._with_fid(config, Cell(SPEC.source("progan"), SPEC.semantic("cat")), cand, result)
+    assert all(getattr(stats, n).fid > 0 for n in ("candidates", "ours", "random", "yu"))
+    assert weights.name in stats.fid_note and stats.ours.nearest_real_mean == result.stats.ours.nearest_real_mean
+
+
+def test_the_build_refuses_missing_fid_weights_in_one_line(tmp_path, capsys):
+    from attribution88.cli import main
+
+    code = main(["build", "--out", str(tmp_path / "x"), "--no-progress", "--arch", "progan",
+                 "--semantic", "cat", "--fid-inception", str(tmp_path / "none.pth")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "FID Inception weights not found" in err[0]
+    assert not (tmp_path / "x" / "manifest.json").exists()
