@@ -18,6 +18,7 @@ from attribution88.format.dataset import cell_notes, finalize, prepare_output_di
 from attribution88.format.manifest import Manifest
 from attribution88.spec import SPEC, Cell
 
+from .clean import log_summary
 from .executors import executor
 from .pipeline import BuildConfig, CellResult, cell_is_complete
 
@@ -82,6 +83,8 @@ def run_build(config: BuildConfig, cells: list[Cell], *, selection: list[Cell] |
     with tqdm(total=len(todo), desc=f"build {config.preset}", unit="cell", disable=not progress) as bar:
         for result in run(config, todo):
             built.append(result)
+            if result.notes.get("cleaning"):  # here, not in the worker: workers' logs stay there
+                log.info("%s", log_summary(result.cell, result.notes["cleaning"]))
             bar.set_postfix_str(result.cell)
             bar.update(1)
     manifest = None

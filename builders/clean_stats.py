@@ -153,8 +153,10 @@ def _pct(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
-def log_summary(cell: str, s: CleaningStats) -> str:
-    """One line for the build log: every selection's quality and diversity."""
+def log_summary(cell: str, s: CleaningStats | Mapping[str, Any]) -> str:
+    """One line for the build log: every selection's quality and diversity (``s``: the stats
+    or their `CleaningStats.to_dict` form)."""
+    s = s if isinstance(s, CleaningStats) else CleaningStats.from_dict(s)
     parts = []
     for name, label in (("candidates", "all"), *((n, n) for n in SELECTIONS)):
         v: SelectionStats = getattr(s, name)

@@ -142,7 +142,7 @@ def _entry_point(config: BuildConfig, cell: Cell) -> str | None:
 
 def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarray, list[int], list[str], dict]:
     """Sample, then clean: the kept images, their latent seeds and origins, and notes."""
-    from .clean import clean, log_summary
+    from .clean import clean
     from .generators import load_generator, sample
 
     preset = config.spec_preset
@@ -172,7 +172,6 @@ def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarr
              "native_resolution": int(generator.native_resolution), "candidates": n_candidates,
              "lpips": lpips.description, "lpips_pretrained": bool(lpips.is_pretrained),
              "cleaning": stats.to_dict()}  # only what the inputs decide: no timings
-    log.info("%s", log_summary(cell.name, stats))
     log.info("%s: sampled %d in %.1f s, cleaned in %.1f s", cell.name, n_candidates, t_sample, t_clean)
     return candidates[kept], [seeds[i] for i in kept], [generator.origin] * len(kept), notes
 
