@@ -281,12 +281,12 @@ def memory_report(feats: LpipsFeatures) -> dict:
             "clean_working_set_gb": (pca + reduced + 3 * sl.CHUNK_BYTES) / 1e9}
 
 
-def scale_worker(n_cand: int, n_real: int, sample: int, k: int) -> None:
+def scale_worker(n_cand: int, n_real: int, sample: int, k: int, dim: int) -> None:
     """One full-scale cell in this process (fresh, so its peak RSS is the cell's): `clean` on
     synthetic features of the real dimensionality (benchmarks/clean_scale.py). Prints JSON."""
     import clean_scale
 
-    c, r = clean_scale.make(n_cand, n_real)
+    c, r = clean_scale.make(n_cand, n_real, dim)
     rows = np.sort(np.random.default_rng(derive_seed("bench-clean-scale")).choice(n_cand, sample, replace=False))
     r.watch(c[rows], 1)
     c.rows_read = 0
@@ -307,16 +307,17 @@ def scale_worker(n_cand: int, n_real: int, sample: int, k: int) -> None:
         "stats": s.to_dict()}))
 
 
-def scale_study(n_cand: int, reals: list[int], sample: int, k: int, parallel: bool = False) -> list[dict]:
+def scale_study(n_cand: int, reals: list[int], sample: int, k: int, parallel: bool = False,
+                dim: int = 148_608) -> list[dict]:
     """`scale_worker` for each number of reals, one fresh process each, in turn (or all at
     once with ``parallel``: then compare CPU times, not wall times)."""
     print(f"\nFull-cell scale: {n_cand:,} candidates x {', '.join(f'{n:,}' for n in reals)} reals, "
-          f"synthetic features of D = 148,608 (alexnet LPIPS at 128 px) made as they are read "
+          f"synthetic features of D = {dim:,} (alexnet LPIPS at 128 px: 148,608) made as they are read "
           f"(benchmarks/clean_scale.py); k = {k}; recall of the exact nearest real on {sample} "
           f"sampled candidates; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     out = []
     start = lambda n_real: subprocess.Popen(  # noqa: E731
-        [sys.executable, __file__, "--scale-worker", str(n_cand), str(n_real), str(sample), str(k)],
+        [sys.executable, __file__, "--scale-worker", str(n_cand), str(n_real), str(sample), str(k), str(dim)],
         stdout=subprocess.PIPE, text=True)
     procs = [start(n) for n in reals] if parallel else []
     for i, n_real in enumerate(reals):
@@ -346,12 +347,19 @@ def scale_study(n_cand: int, reals: list[int], sample: int, k: int, parallel: bo
     return out
 
 
-def comparison(res: cl.CleaningResult, broken: np.ndarray, extra: dict[str, cl.CleaningResult]) -> dict:
+def comparison(res: cl.CleaningResult, broken: np.ndarray, extra: dict[str, np.ndarray],
+               fc: np.ndarray) -> dict:
     """The comparison table of issue 12 on the benchmark's candidates, with the share of
-    'broken' candidates each selection keeps; ``extra``: other settings of ours."""
+    'broken' candidates each selection keeps; ``extra``: other selections (kept indices),
+    measured like ours."""
+    from attribution88.builders.clean_stats import measure_selection, worst_third
+
+    worst = worst_third(res.nearest_distance)
+    measure = lambda kept: measure_selection(kept, res.nearest_distance, worst, res.cluster,  # noqa: E731
+                                             lambda rows: cl.mean_pairwise_distance(fc, rows))
     rows = {"ours (default)": (res.stats.ours, res.kept), "random": (res.stats.random, res.random),
             "Yu et al. (N closest)": (res.stats.yu, res.yu)}
-    rows.update({name: (r.stats.ours, r.kept) for name, r in extra.items()})
+    rows.update({name: (measure(kept), kept) for name, kept in extra.items()})
     print(f"  {'selection':34s} {'NR mean':>8s} {'NR p90':>8s} {'worst 3rd':>9s} {'broken':>7s} "
           f"{'diversity':>9s} {'clusters':>9s}")
     out = {}
@@ -366,6 +374,49 @@ def comparison(res: cl.CleaningResult, broken: np.ndarray, extra: dict[str, cl.C
           f"{100 * s.ours.worst_third_share:.1f}% (<= 10%), diversity {s.ours.diversity / s.random.diversity:.3f}x "
           f"random's (>= 0.9)")
     return out
+
+
+def features_of(feats: LpipsFeatures, cand: np.ndarray, reals: np.ndarray, cache: str | None):
+    """LPIPS features of the candidates and reals, from ``cache`` when it holds them for
+    this many images (saved there otherwise)."""
+    paths = None
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        paths = [os.path.join(cache, f"{name}-{len(cand)}x{len(reals)}.npy") for name in ("fc", "fr")]
+        if all(os.path.exists(p) for p in paths):
+            return tuple(np.load(p, mmap_mode="r") for p in paths)
+    fc, fr = feats.features(cand), feats.features(reals)
+    if paths:
+        for p, f in zip(paths, (fc, fr)):
+            np.save(p + ".tmp.npy", f)
+            os.replace(p + ".tmp.npy", p)
+    return fc, fr
+
+
+def compare_only(n_cand: int, n_real: int, k: int, cache: str | None) -> dict:
+    """The comparison of selections on the benchmark's images: `clean` with its defaults,
+    then the other reject fractions applied to the same clustering and distances (what
+    `clean` would select with them: the clustering does not depend on the fraction)."""
+    cand, reals, broken = make_data(n_cand, n_real)
+    feats = LpipsFeatures.create("alex", allow_untrained=True)
+    print(f"bench_clean --compare-only: {n_cand:,} candidates x {n_real:,} reals, {SIZE} px, k = {k}; "
+          f"load average {os.getloadavg()[0]:.1f}; LPIPS: {feats.description}")
+    fc, fr = features_of(feats, cand, reals, cache)
+    n_keep = int(round(n_cand / SPEC.preset("full").oversample))
+    res, t = timed(cl.clean, fc, fr, n_keep, seed=derive_seed("bench-clean"), k=k)
+    print(f"  clean() {t:.1f} s wall; {cl.log_summary('bench', res.stats)}")
+    extra = {}
+    for f in (0.0, 0.5):
+        n_reject = min(int(f * n_cand), n_cand - n_keep)
+        rejected = np.zeros(n_cand, bool)
+        rejected[np.lexsort((np.arange(n_cand), res.nearest_distance))[n_cand - n_reject:]] = True
+        kept, _, _ = cl._select(res.cluster, res.nearest_distance, rejected, n_keep)
+        extra[f"ours, reject_fraction={f}"] = kept
+    print("\nCleaning compared on the same candidates (NR: nearest-real LPIPS; worst 3rd: share of "
+          "the kept set among the third of candidates farthest from any real; broken: share of "
+          "candidates with blotches; diversity: mean pairwise LPIPS; clusters: k-means clusters "
+          "of all candidates covered):")
+    return comparison(res, broken, extra, fc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,7 +441,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale-parallel", action="store_true",
                     help="run the sizes at once (wall times then inflate each other; CPU times do not)")
     ap.add_argument("--skip-scale", action="store_true", help="no full-cell scale study (it takes the longest)")
-    ap.add_argument("--scale-worker", nargs=4, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--compare-only", action="store_true",
+                    help="only the comparison of selections (one clean(); the variants reuse its clustering)")
+    ap.add_argument("--features-cache", metavar="DIR",
+                    help="keep the LPIPS features of the benchmark's images in DIR (.npy) and reuse them")
+    ap.add_argument("--scale-dim", type=int, default=148_608,
+                    help="feature dimension (default 148,608, the real one; less to fit a loaded machine)")
+    ap.add_argument("--scale-worker", nargs=5, type=int, help=argparse.SUPPRESS)
     ap.add_argument("--thread-worker", help=argparse.SUPPRESS)
     ap.add_argument("--cells", type=int, default=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -402,9 +459,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report: dict = {}
     scale = lambda: scale_study(args.scale_candidates, [int(x) for x in args.scale_reals.split(",")],  # noqa: E731
-                                args.scale_sample, args.k, args.scale_parallel)
+                                args.scale_sample, args.k, args.scale_parallel, args.scale_dim)
     if args.full_scale:
         report["scale"] = scale()
+        _write(args.json, report)
+        return 0
+    if args.compare_only:
+        report["comparison"] = compare_only(args.candidates, args.reals, args.k, args.features_cache)
         _write(args.json, report)
         return 0
     if args.threads_only:
@@ -425,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # (a) ours, end to end
     fc, t_fc = timed(feats.features, cand)
-    fr, t_fr = timed(feats.features, reals)
+    fr, t_fr = timed(feats.features, reals)  # timed: not from --features-cache
     n_keep = int(round(args.candidates / SPEC.preset("full").oversample))
     res, t_clean = timed(cl.clean, fc, fr, n_keep, seed=derive_seed("bench-clean"), k=args.k)
     ours = t_fc + t_fr + t_clean
@@ -435,13 +496,13 @@ def main(argv: list[str] | None = None) -> int:
           f"(shortlist {res.stats.shortlist}) = {ours:.1f} s")
     print(f"  {cl.log_summary('bench', res.stats)}")
     extra = {f"ours, reject_fraction={f}": cl.clean(fc, fr, n_keep, seed=derive_seed("bench-clean"),
-                                                       k=args.k, reject_fraction=f)
+                                                       k=args.k, reject_fraction=f).kept
              for f in (0.0, 0.5)}
     print("\nCleaning compared on the same candidates (NR: nearest-real LPIPS; worst 3rd: share of "
           "the kept set among the third of candidates farthest from any real; broken: share of "
           "candidates with blotches; diversity: mean pairwise LPIPS; clusters: k-means clusters "
           "of all candidates covered):")
-    compared = comparison(res, broken, extra)
+    compared = comparison(res, broken, extra, fc)
 
     # (b) naive all-pairs, sampled and extrapolated
     model = naive_lpips(feats)
