@@ -15,9 +15,9 @@ Euclidean distance *is* the LPIPS distance. Steps, for one cell of Nc candidates
    dropped. The places freed go to the remaining candidates nearest a real (never a rejected
    one).
 
-The paper's wording ("keep the images perceptually closest to a real image, to remove
-artifacts, without reducing diversity, by clustering"; the reference README) leaves open how
-closeness and clustering combine. Read literally as "one image per cluster, the closest", it
+The supplement's wording (cleaning exists "to remove images with artifacts without reducing
+the level of diversity": keep the images perceptually closest, by LPIPS, to a real image, and
+keep diversity through clustering) leaves open how closeness and clustering combine. Read literally as "one image per cluster, the closest", it
 does the opposite of its purpose: with n_keep clusters for 3 n_keep candidates, k-means makes
 many clusters of one, and those are the outliers, so every broken candidate far from the rest
 is kept. We read it as: closeness to a real is the quality test, applied both within a
@@ -25,27 +25,30 @@ cluster (its representative) and across clusters (a cluster with no candidate ne
 not a mode of the real images); clustering supplies the diversity. The reject threshold, the
 farthest third, follows from the 3x oversampling: cleaning exists to discard two thirds.
 
-Chosen from measurements (benchmarks/bench_clean.py: 2,000 candidates x 2,000 reals, 128 px,
-a fifth "broken" by blotches, untrained LPIPS backbone; 666 kept). Nearest-real LPIPS mean /
-share of the worst third / share broken / mean pairwise LPIPS / clusters covered of 666:
+Chosen from measurements (``python benchmarks/bench_clean.py --compare-only``: 2,000
+candidates x 2,000 reals, 128 px, a fifth "broken" by blotches, untrained LPIPS backbone;
+667 kept). Nearest-real LPIPS mean / 90th percentile / share of the worst third / share
+broken / mean pairwise LPIPS / clusters covered of 667:
 
-    random selection                0.078 / 32.9% / 20.9% / 0.222 / 361
-    Yu et al. (666 closest)         0.033 /  0.0% /  2.3% / 0.247 / 187
-    one per cluster (literal)       0.089 / 40.2% / 38.6% / 0.228 / 666
-    reject 1/3, then cluster        0.063 /  0.0% / 13.8% / 0.230 / 384
-    reject 1/2, then cluster        0.051 /  0.0% /  7.5% / 0.237 / 300
-    cluster, then reject 1/3 (ours) 0.043 /  0.0% /  6.5% / 0.239 / 398
-    cluster, then reject 1/2        0.036 /  0.0% /  2.7% / 0.245 / 301
+    random selection                 0.079 / 0.131 / 33.6% / 21.9% / 0.221 / 344
+    Yu et al. (667 closest)          0.033 / 0.054 /  0.0% /  2.2% / 0.247 / 193
+    one per cluster (literal, F = 0) 0.089 / 0.150 / 41.8% / 38.7% / 0.228 / 667
+    cluster, reject F = 1/3 (ours)   0.042 / 0.084 /  0.0% /  5.2% / 0.239 / 388
+    cluster, reject F = 1/2          0.036 / 0.065 /  0.0% /  2.4% / 0.245 / 301
 
-Ours beats rejecting first on every figure (rejecting first leaves the mid-distance outliers
-as clusters of one), covers more of the candidates' clusters than random selection (Yu's N
+Rejecting first and clustering the rest, the other reading (the previous code's
+``reject_fraction``; same data, measured once with its own k-means seed): 0.063 / 0.093 /
+0.0% / 13.8% / 0.230 / 384 of 666 -- worse on every figure, because the mid-distance outliers
+left become clusters of one. F = 1/2 trades a third of the clusters for a little quality.
+
+Ours covers more of the candidates' clusters than random selection (Yu's N
 closest cover half as many) and keeps random selection's diversity. ``reject_fraction=0``
 gives the literal reading. On the mini build (77 stand-in cells of 36-126 candidates, summary
 table of its card): ours keeps 0.0% of the worst third (random 32.5%), mean pairwise LPIPS
 0.146 against random's 0.157 (0.93x; Yu 0.133, 0.85x), 1,662 of 2,184 clusters covered
-(random 1,318, Yu 1,010). Mean pairwise LPIPS counts artifacts as diversity: in 15 cells,
-most of them StyleGAN3 stand-ins whose spread is a few far-off candidates, ours is below
-0.9x random's (lowest 0.27x), as is Yu's. The comparison with random selection and Yu's
+(random 1,318, Yu 1,010). Mean pairwise LPIPS counts artifacts as diversity: in 15 of the
+77 cells, most of them StyleGAN3 stand-ins whose spread is a few far-off candidates, ours is
+below 0.9x random's (lowest 0.27x). The comparison with random selection and Yu's
 selection is computed for every cell (`attribution88.builders.clean_stats`) and shown in the
 dataset card.
 
