@@ -416,3 +416,12 @@ def test_locality_order_groups_similar_rows():
     assert sorted(order.tolist()) == list(range(600))
     assert (np.diff(label[order]) != 0).sum() <= 11  # a random order changes group ~450 times
     assert locality_order(x[:100], seed=1, group=150).tolist() == list(range(100))
+
+
+def test_the_build_refuses_a_reject_fraction_outside_0_1(tmp_path, capsys):
+    from attribution88.cli import main
+
+    code = main(["build", "--out", str(tmp_path / "x"), "--arch", "progan", "--semantic", "cat",
+                 "--reject-fraction", "1.5"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--reject-fraction must be in [0, 1)" in err[0]

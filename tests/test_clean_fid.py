@@ -119,3 +119,4 @@ def test_the_build_refuses_missing_fid_weights_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "FID Inception weights not found" in err[0]
     assert not (tmp_path / "x" / "manifest.json").exists()
+

@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         **({} if args.reject_fraction is None else {"reject_fraction": args.reject_fraction}),
         fid_weights=args.fid_inception, device=args.device,
         batch_size=args.batch_size)
+    if not 0.0 <= config.reject_fraction < 1.0:
+        raise UsageError(f"--reject-fraction must be in [0, 1), got {config.reject_fraction}")
     if config.fid_weights:  # fail now, in one line, rather than in every cell
         from ..builders.fid import InceptionFid
 
