@@ -2,6 +2,8 @@
 (ours) against naive all-pairs LPIPS (one ``lpips.LPIPS`` forward per candidate-real pair).
 
     python benchmarks/bench_clean.py                  # 2,000 candidates x 2,000 reals, 128 px
+    python benchmarks/bench_clean.py --compare-only   # only ours vs random vs Yu et al. (issue 12)
+    python benchmarks/bench_clean.py --full-scale     # only 36,000 candidates x 25k/50k/100k reals
     python benchmarks/bench_clean.py --threads-only   # only the thread-oversubscription study
 
 Images are made here: random crops (96-320 px, resized to 128) of scikit-image's bundled
@@ -14,7 +16,13 @@ for a few candidates and EXTRAPOLATED linearly to all pairs (running 4M forwards
 take hours); the speed ratio; the shortlist's recall of the true nearest real at k (the truth
 from exact all-pairs feature distances, and spot-checked against the naive forwards); the same
 for the PCA shortlist used at full scale; the mini preset's cleaning time over its 77 fake
-cells; memory at full scale; and timings of torch + faiss + BLAS thread settings in one process.
+cells; memory at full scale; timings of torch + faiss + BLAS thread settings in one process;
+the comparison of our selection with random selection and Yu et al.'s N closest (quality:
+nearest-real LPIPS mean and 90th percentile, share of the worst third, share of 'broken'
+candidates; diversity: mean pairwise LPIPS, clusters covered) with the goals of issue 12; and
+the full-cell scale study: `clean` on 36,000 candidates x 25,000 / 50,000 / 100,000 reals of
+synthetic features (benchmarks/clean_scale.py), each in a fresh process: wall and CPU time,
+peak RSS, rows read, recall of the exact nearest real.
 Without local backbone weights (offline) the LPIPS backbone is untrained: said in the output.
 """
 
