@@ -51,7 +51,6 @@ def _frechet(a, b):
     return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * cross)
 
 
-@pytest.mark.slow
 def test_fid_of_selections_matches_the_frechet_distance_of_their_features(weights):
     fid = InceptionFid(weights, dims=64, batch_size=4)
     reals = _images(8, 1, 5)
@@ -92,7 +91,6 @@ def test_bad_weight_files_are_one_line_errors(tmp_path):
         InceptionFid(tmp_path / "evil.pth")
 
 
-@pytest.mark.slow
 def test_the_build_adds_fid_of_every_selection_to_the_cleaning_stats(weights, monkeypatch):
     """The pipeline's FID step: the cell's reals against each selection of its candidates
     (64-d features here to keep it fast; the build uses 2048)."""
