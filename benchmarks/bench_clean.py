@@ -2,6 +2,8 @@
 (ours) against naive all-pairs LPIPS (one ``lpips.LPIPS`` forward per candidate-real pair).
 
     python benchmarks/bench_clean.py                  # 2,000 candidates x 2,000 reals, 128 px
+    python benchmarks/bench_clean.py --compare-only   # only ours vs random vs Yu et al. (issue 12)
+    python benchmarks/bench_clean.py --full-scale     # only 36,000 candidates x 25k/50k/100k reals
     python benchmarks/bench_clean.py --threads-only   # only the thread-oversubscription study
 
 Images are made here: random crops (96-320 px, resized to 128) of scikit-image's bundled
@@ -14,7 +16,13 @@ for a few candidates and EXTRAPOLATED linearly to all pairs (running 4M forwards
 take hours); the speed ratio; the shortlist's recall of the true nearest real at k (the truth
 from exact all-pairs feature distances, and spot-checked against the naive forwards); the same
 for the PCA shortlist used at full scale; the mini preset's cleaning time over its 77 fake
-cells; memory at full scale; and timings of torch + faiss + BLAS thread settings in one process.
+cells; memory at full scale; timings of torch + faiss + BLAS thread settings in one process;
+the comparison of our selection with random selection and Yu et al.'s N closest (quality:
+nearest-real LPIPS mean and 90th percentile, share of the worst third, share of 'broken'
+candidates; diversity: mean pairwise LPIPS, clusters covered) with the goals of issue 12; and
+the full-cell scale study: `clean` on 36,000 candidates x 25,000 / 50,000 / 100,000 reals of
+synthetic features (benchmarks/clean_scale.py), each in a fresh process: wall and CPU time,
+peak RSS, rows read, recall of the exact nearest real.
 Without local backbone weights (offline) the LPIPS backbone is untrained: said in the output.
 """
 
@@ -31,11 +39,12 @@ import warnings
 
 import numpy as np
 
-from attribution88.builders import clean as cl
-from attribution88.builders import shortlist as sl
-from attribution88.builders.lpips_features import LpipsFeatures
-from attribution88.ids import derive_seed
-from attribution88.spec import SPEC
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # clean_scale, beside this file
+from attribution88.builders import clean as cl  # noqa: E402
+from attribution88.builders import shortlist as sl  # noqa: E402
+from attribution88.builders.lpips_features import LpipsFeatures  # noqa: E402
+from attribution88.ids import derive_seed  # noqa: E402
+from attribution88.spec import SPEC  # noqa: E402
 
 SIZE = 128
 _PHOTOS = ["astronaut", "chelsea", "coffee", "hubble_deep_field", "immunohistochemistry", "retina",
@@ -280,6 +289,144 @@ def memory_report(feats: LpipsFeatures) -> dict:
             "clean_working_set_gb": (pca + reduced + 3 * sl.CHUNK_BYTES) / 1e9}
 
 
+def scale_worker(n_cand: int, n_real: int, sample: int, k: int, dim: int) -> None:
+    """One full-scale cell in this process (fresh, so its peak RSS is the cell's): `clean` on
+    synthetic features of the real dimensionality (benchmarks/clean_scale.py). Prints JSON."""
+    import clean_scale
+
+    c, r = clean_scale.make(n_cand, n_real, dim)
+    rows = np.sort(np.random.default_rng(derive_seed("bench-clean-scale")).choice(n_cand, sample, replace=False))
+    r.watch(c[rows], 1)
+    c.rows_read = 0
+    load = os.getloadavg()[0]
+    cpu = time.process_time()
+    res, wall = timed(cl.clean, c, r, n_cand // 3, seed=derive_seed("bench-clean-scale", n_real), k=k)
+    cpu = time.process_time() - cpu
+    truth = r.watched()[:, 0]
+    s = res.stats
+    print(json.dumps({
+        "candidates": n_cand, "reals": n_real, "dim": c.shape[1], "k": k, "wall_s": wall, "cpu_s": cpu,
+        "load_start": load, "load_end": os.getloadavg()[0], "shortlist": s.shortlist,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "rows_read": {"candidates": c.rows_read, "reals": r.rows_read},
+        "recall_sample": sample, "recall_at_k": float((res.nearest_real[rows] == truth).mean()),
+        "broken_share": {name: float(c.broken[sel].mean()) for name, sel in
+                         (("all", slice(None)), *res.selections().items())},
+        "stats": s.to_dict()}))
+
+
+def scale_study(n_cand: int, reals: list[int], sample: int, k: int, parallel: bool = False,
+                dim: int = 148_608) -> list[dict]:
+    """`scale_worker` for each number of reals, one fresh process each, in turn (or all at
+    once with ``parallel``: then compare CPU times, not wall times)."""
+    print(f"\nFull-cell scale: {n_cand:,} candidates x {', '.join(f'{n:,}' for n in reals)} reals, "
+          f"synthetic features of D = {dim:,} (alexnet LPIPS at 128 px: 148,608) made as they are read "
+          f"(benchmarks/clean_scale.py); k = {k}; recall of the exact nearest real on {sample} "
+          f"sampled candidates; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    out = []
+    start = lambda n_real: subprocess.Popen(  # noqa: E731
+        [sys.executable, __file__, "--scale-worker", str(n_cand), str(n_real), str(sample), str(k), str(dim)],
+        stdout=subprocess.PIPE, text=True)
+    procs = [start(n) for n in reals] if parallel else []
+    for i, n_real in enumerate(reals):
+        proc = procs[i] if parallel else start(n_real)
+        stdout, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"scale worker for {n_real} reals failed (exit {proc.returncode})")
+        rep = json.loads(stdout.strip().splitlines()[-1])
+        out.append(rep)
+        st = rep["stats"]
+        gb = sum(rep["rows_read"].values()) * rep["dim"] * 2 / 1e9
+        print(f"  {n_real:>7,} reals: clean {rep['wall_s']:7.1f} s wall, {rep['cpu_s']:7.1f} s CPU, peak RSS {rep['peak_rss_gib']:.2f} GiB "
+              f"(goal < 8), shortlist {rep['shortlist']} recall@{k} {rep['recall_at_k']:.4f} (goal >= 0.95); "
+              f"rows read {rep['rows_read']['candidates']:,} candidate + {rep['rows_read']['reals']:,} real "
+              f"(= {gb:.0f} GB as float16 memmaps, not in the time); load {rep['load_start']:.1f} -> "
+              f"{rep['load_end']:.1f}")
+        print("           " + "; ".join(
+            f"{name} worst-third {100 * st[name]['worst_third_share']:.1f}% div {st[name]['diversity']:.3f} "
+            f"broken {100 * rep['broken_share'][name]:.1f}%" for name in ("ours", "random", "yu")))
+    if len(out) > 1:
+        base = out[0]
+        print("  time growth: " + ", ".join(
+            f"{r['reals'] / base['reals']:.1f}x reals -> {r['cpu_s'] / base['cpu_s']:.2f}x CPU time "
+            f"({r['wall_s'] / base['wall_s']:.2f}x wall)" for r in out[1:]))
+        print("  (clean runs on one thread: its CPU time is the time on an idle core; wall time "
+              "depends on the machine's load)")
+    return out
+
+
+def comparison(res: cl.CleaningResult, broken: np.ndarray, extra: dict[str, np.ndarray],
+               fc: np.ndarray) -> dict:
+    """The comparison table of issue 12 on the benchmark's candidates, with the share of
+    'broken' candidates each selection keeps; ``extra``: other selections (kept indices),
+    measured like ours."""
+    from attribution88.builders.clean_stats import measure_selection, worst_third
+
+    worst = worst_third(res.nearest_distance)
+    measure = lambda kept: measure_selection(kept, res.nearest_distance, worst, res.cluster,  # noqa: E731
+                                             lambda rows: cl.mean_pairwise_distance(fc, rows))
+    rows = {"ours (default)": (res.stats.ours, res.kept), "random": (res.stats.random, res.random),
+            "Yu et al. (N closest)": (res.stats.yu, res.yu)}
+    rows.update({name: (measure(kept), kept) for name, kept in extra.items()})
+    print(f"  {'selection':34s} {'NR mean':>8s} {'NR p90':>8s} {'worst 3rd':>9s} {'broken':>7s} "
+          f"{'diversity':>9s} {'clusters':>9s}")
+    out = {}
+    for name, (v, kept) in rows.items():
+        b = float(broken[kept].mean())
+        print(f"  {name:34s} {v.nearest_real_mean:8.4f} {v.nearest_real_p90:8.4f} "
+              f"{100 * v.worst_third_share:8.1f}% {100 * b:6.1f}% {v.diversity:9.4f} "
+              f"{v.clusters_covered:>5d}/{res.stats.clusters}")
+        out[name] = {**v.__dict__, "broken_share": b}
+    s = res.stats
+    print(f"  all candidates: broken {100 * broken.mean():.1f}%; goals: ours' share of the worst third "
+          f"{100 * s.ours.worst_third_share:.1f}% (<= 10%), diversity {s.ours.diversity / s.random.diversity:.3f}x "
+          f"random's (>= 0.9)")
+    return out
+
+
+def features_of(feats: LpipsFeatures, cand: np.ndarray, reals: np.ndarray, cache: str | None):
+    """LPIPS features of the candidates and reals, from ``cache`` when it holds them for
+    this many images (saved there otherwise)."""
+    paths = None
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        paths = [os.path.join(cache, f"{name}-{len(cand)}x{len(reals)}.npy") for name in ("fc", "fr")]
+        if all(os.path.exists(p) for p in paths):
+            return tuple(np.load(p, mmap_mode="r") for p in paths)
+    fc, fr = feats.features(cand), feats.features(reals)
+    if paths:
+        for p, f in zip(paths, (fc, fr)):
+            np.save(p + ".tmp.npy", f)
+            os.replace(p + ".tmp.npy", p)
+    return fc, fr
+
+
+def compare_only(n_cand: int, n_real: int, k: int, cache: str | None) -> dict:
+    """The comparison of selections on the benchmark's images: `clean` with its defaults,
+    then the other reject fractions applied to the same clustering and distances (what
+    `clean` would select with them: the clustering does not depend on the fraction)."""
+    cand, reals, broken = make_data(n_cand, n_real)
+    feats = LpipsFeatures.create("alex", allow_untrained=True)
+    print(f"bench_clean --compare-only: {n_cand:,} candidates x {n_real:,} reals, {SIZE} px, k = {k}; "
+          f"load average {os.getloadavg()[0]:.1f}; LPIPS: {feats.description}")
+    fc, fr = features_of(feats, cand, reals, cache)
+    n_keep = int(round(n_cand / SPEC.preset("full").oversample))
+    res, t = timed(cl.clean, fc, fr, n_keep, seed=derive_seed("bench-clean"), k=k)
+    print(f"  clean() {t:.1f} s wall; {cl.log_summary('bench', res.stats)}")
+    extra = {}
+    for f in (0.0, 0.5):
+        n_reject = min(int(f * n_cand), n_cand - n_keep)
+        rejected = np.zeros(n_cand, bool)
+        rejected[np.lexsort((np.arange(n_cand), res.nearest_distance))[n_cand - n_reject:]] = True
+        kept, _, _ = cl._select(res.cluster, res.nearest_distance, rejected, n_keep)
+        extra[f"ours, reject_fraction={f}"] = kept
+    print("\nCleaning compared on the same candidates (NR: nearest-real LPIPS; worst 3rd: share of "
+          "the kept set among the third of candidates farthest from any real; broken: share of "
+          "candidates with blotches; diversity: mean pairwise LPIPS; clusters: k-means clusters "
+          "of all candidates covered):")
+    return comparison(res, broken, extra, fc)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", type=int, default=2000)
@@ -293,13 +440,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads-only", action="store_true")
     ap.add_argument("--skip-threads", action="store_true")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--full-scale", action="store_true",
+                    help="only the full-cell scale study (36,000 candidates x --scale-reals)")
+    ap.add_argument("--scale-candidates", type=int, default=36_000)
+    ap.add_argument("--scale-reals", default="25000,50000,100000",
+                    help="numbers of reals, comma-separated (default 25000,50000,100000)")
+    ap.add_argument("--scale-sample", type=int, default=64, help="candidates whose exact nearest real is found")
+    ap.add_argument("--scale-parallel", action="store_true",
+                    help="run the sizes at once (wall times then inflate each other; CPU times do not)")
+    ap.add_argument("--skip-scale", action="store_true", help="no full-cell scale study (it takes the longest)")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="only the comparison of selections (one clean(); the variants reuse its clustering)")
+    ap.add_argument("--features-cache", metavar="DIR",
+                    help="keep the LPIPS features of the benchmark's images in DIR (.npy) and reuse them")
+    ap.add_argument("--scale-dim", type=int, default=148_608,
+                    help="feature dimension (default 148,608, the real one; less to fit a loaded machine)")
+    ap.add_argument("--scale-worker", nargs=5, type=int, help=argparse.SUPPRESS)
     ap.add_argument("--thread-worker", help=argparse.SUPPRESS)
     ap.add_argument("--cells", type=int, default=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.thread_worker:
         thread_worker(args.thread_worker, args.cells)
         return 0
+    if args.scale_worker:
+        scale_worker(*args.scale_worker)
+        return 0
     report: dict = {}
+    scale = lambda: scale_study(args.scale_candidates, [int(x) for x in args.scale_reals.split(",")],  # noqa: E731
+                                args.scale_sample, args.k, args.scale_parallel, args.scale_dim)
+    if args.full_scale:
+        report["scale"] = scale()
+        _write(args.json, report)
+        return 0
+    if args.compare_only:
+        report["comparison"] = compare_only(args.candidates, args.reals, args.k, args.features_cache)
+        _write(args.json, report)
+        return 0
     if args.threads_only:
         report["threads"] = thread_study(args.thread_rounds, args.thread_cells)
         return 0
@@ -318,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # (a) ours, end to end
     fc, t_fc = timed(feats.features, cand)
-    fr, t_fr = timed(feats.features, reals)
+    fr, t_fr = timed(feats.features, reals)  # timed: not from --features-cache
     n_keep = int(round(args.candidates / SPEC.preset("full").oversample))
     res, t_clean = timed(cl.clean, fc, fr, n_keep, seed=derive_seed("bench-clean"), k=args.k)
     ours = t_fc + t_fr + t_clean
@@ -327,12 +503,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(cand) + len(reals):,} images once) + clean {t_clean:.1f} s "
           f"(shortlist {res.stats.shortlist}) = {ours:.1f} s")
     print(f"  {cl.log_summary('bench', res.stats)}")
-    res_rej = cl.clean(fc, fr, n_keep, seed=derive_seed("bench-clean"), k=args.k, reject_fraction=1 / 3)
-    print(f"  with reject_fraction=1/3: {cl.log_summary('bench', res_rej.stats)}")
-    share = {name: float(broken[rows].mean()) for name, rows in
-             (("all", slice(None)), ("ours", res.kept), ("ours_reject_1/3", res_rej.kept), ("yu", res.yu))}
-    print("  share of 'broken' candidates (blotches) kept: " +
-          ", ".join(f"{name} {100 * v:.1f}%" for name, v in share.items()))
+    extra = {f"ours, reject_fraction={f}": cl.clean(fc, fr, n_keep, seed=derive_seed("bench-clean"),
+                                                       k=args.k, reject_fraction=f).kept
+             for f in (0.0, 0.5)}
+    print("\nCleaning compared on the same candidates (NR: nearest-real LPIPS; worst 3rd: share of "
+          "the kept set among the third of candidates farthest from any real; broken: share of "
+          "candidates with blotches; diversity: mean pairwise LPIPS; clusters: k-means clusters "
+          "of all candidates covered):")
+    compared = comparison(res, broken, extra, fc)
 
     # (b) naive all-pairs, sampled and extrapolated
     model = naive_lpips(feats)
@@ -383,18 +561,24 @@ def main(argv: list[str] | None = None) -> int:
         naive_extrapolated_s=naive_total, speedup=ratio, recall_auto=rep_auto, recall_pca=rep_pca,
         recall_pca_outside_sample=rep_pca_oos, clean_pca_s=t_clean_pca,
         spot_check_max_abs=float(gap.max()), stats=res.stats.to_dict(), stats_pca=res_pca.stats.to_dict(),
-        stats_reject_third=res_rej.stats.to_dict(), broken_share=share)
+        comparison=compared)
     report["mini"] = mini_cleaning(fc, fr, per_image)
     report["memory"] = memory_report(feats)
     print(f"  peak RSS of this benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB")
     if not args.skip_threads:
         report["threads"] = thread_study(args.thread_rounds, args.thread_cells)
-    if args.json:
-        tmp = args.json + ".tmp"
+    if not args.skip_scale:
+        report["scale"] = scale()
+    _write(args.json, report)
+    return 0
+
+
+def _write(path: str | None, report: dict) -> None:
+    if path:
+        tmp = path + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(report, fh, indent=2)
-        os.replace(tmp, args.json)
-    return 0
+        os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from attribution88.format.dataset import cell_notes, finalize, prepare_output_di
 from attribution88.format.manifest import Manifest
 from attribution88.spec import SPEC, Cell
 
+from .clean import log_summary
 from .executors import executor
 from .pipeline import BuildConfig, CellResult, cell_is_complete
 
@@ -36,7 +37,7 @@ def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
     """The manifest's `build` record and the card's notes, from what every cell recorded."""
     from types import SimpleNamespace
 
-    from .clean import cleaning_table
+    from .clean import METHOD, cleaning_table
     from .generators import card_notes
 
     generators = [SimpleNamespace(arch=c.split("-")[0], semantic=c.split("-")[1],
@@ -55,7 +56,7 @@ def build_notes(preset: str, notes_by_cell: dict[str, dict]) -> dict:
     cleaning = {c: n["cleaning"] for c, n in notes_by_cell.items() if "cleaning" in n}
     if cleaning:
         sections.append({"title": "Cleaning (LPIPS nearest real + k-means diversity)",
-                         "markdown": cleaning_table(cleaning)})
+                         "markdown": cleaning_table(cleaning, METHOD)})
     reals = sorted({n["reals"] for n in notes_by_cell.values() if "reals" in n})
     if reals:
         sections.append({"title": "Real images", "markdown": "\n".join(f"- {r}" for r in reals)})
@@ -83,6 +84,8 @@ def run_build(config: BuildConfig, cells: list[Cell], *, selection: list[Cell] |
     with tqdm(total=len(todo), desc=f"build {config.preset}", unit="cell", disable=not progress) as bar:
         for result in run(config, todo):
             built.append(result)
+            if result.notes.get("cleaning"):  # here, not in the worker: workers' logs stay there
+                log.info("%s", log_summary(result.cell, result.notes["cleaning"]))
             bar.set_postfix_str(result.cell)
             bar.update(1)
     manifest = None

@@ -1,28 +1,56 @@
-"""Data cleaning (RepMix supplement 1.2): keep the generated candidates that look most like a
-real image, one per cluster, so that cleaning drops artifacts without losing diversity.
+"""Data cleaning (RepMix supplement 1.2): of a cell's candidates, keep those that look most
+like a real image, so that artifacts go, while clustering keeps the diversity.
 
 Input: LPIPS feature vectors (`attribution88.builders.lpips_features`), for which the squared
-Euclidean distance *is* the LPIPS distance. Steps, for one cell:
+Euclidean distance *is* the LPIPS distance. Steps, for one cell of Nc candidates:
 
 1. Shortlist the ``k`` nearest reals of every candidate with faiss and re-rank them with exact
    LPIPS (`attribution88.builders.shortlist`: exact search, or PCA + residual norms at full
    scale). A candidate's nearest-real distance is the smallest exact distance found.
-2. Cluster the candidates into ``n_keep`` clusters in PCA space: k-means++ seeding, then faiss
+2. Cluster all candidates into ``n_keep`` clusters in PCA space: k-means++ seeding, then faiss
    k-means, both seeded.
-3. Keep, from each cluster, the member closest to a real (ties: lowest index). Should k-means
-   leave a cluster empty, the remaining places go to the closest remaining candidates. A
-   cluster of one candidate keeps it whatever its distance (the stats count such clusters).
+3. Reject the ``reject_fraction`` of the candidates farthest from any real (default 1/3).
+4. From each cluster keep its member nearest a real, unless that member is rejected: then no
+   member of the cluster looks like a real image (an artifact mode) and the cluster is
+   dropped. The places freed go to the remaining candidates nearest a real (never a rejected
+   one).
 
-With ``n_keep`` clusters for ``3 n_keep`` candidates in hundreds of dimensions, k-means makes
-many clusters of one, and those are the outliers: on benchmarks/bench_clean.py's images (a
-fifth of the candidates "broken" by blotches), 354 of 667 clusters held one candidate and
-the kept set was 39% broken against 21% among all candidates (Yu et al.: 2%). The option
-``reject_fraction`` (default 0: the paper's method) first drops that fraction of the
-candidates farthest from any real, then clusters the rest; the benchmark prints its effect.
+The supplement's wording (cleaning exists "to remove images with artifacts without reducing
+the level of diversity": keep the images perceptually closest, by LPIPS, to a real image, and
+keep diversity through clustering) leaves open how closeness and clustering combine. Read literally as "one image per cluster, the closest", it
+does the opposite of its purpose: with n_keep clusters for 3 n_keep candidates, k-means makes
+many clusters of one, and those are the outliers, so every broken candidate far from the rest
+is kept. We read it as: closeness to a real is the quality test, applied both within a
+cluster (its representative) and across clusters (a cluster with no candidate near a real is
+not a mode of the real images); clustering supplies the diversity. The reject threshold, the
+farthest third, follows from the 3x oversampling: cleaning exists to discard two thirds.
 
-Yu et al. (ICCV 2019) keep the ``n_keep`` candidates closest to a real (`yu_selection`): the
-baseline whose loss of diversity the statistics show (mean pairwise LPIPS of the selection,
-clusters it covers).
+Chosen from measurements (``python benchmarks/bench_clean.py --compare-only``: 2,000
+candidates x 2,000 reals, 128 px, a fifth "broken" by blotches, untrained LPIPS backbone;
+667 kept). Nearest-real LPIPS mean / 90th percentile / share of the worst third / share
+broken / mean pairwise LPIPS / clusters covered of 667:
+
+    random selection                 0.079 / 0.131 / 33.6% / 21.9% / 0.221 / 344
+    Yu et al. (667 closest)          0.033 / 0.054 /  0.0% /  2.2% / 0.247 / 193
+    one per cluster (literal, F = 0) 0.089 / 0.150 / 41.8% / 38.7% / 0.228 / 667
+    cluster, reject F = 1/3 (ours)   0.042 / 0.084 /  0.0% /  5.2% / 0.239 / 388
+    cluster, reject F = 1/2          0.036 / 0.065 /  0.0% /  2.4% / 0.245 / 301
+
+Rejecting first and clustering the rest, the other reading (the previous code's
+``reject_fraction``; same data, measured once with its own k-means seed): 0.063 / 0.093 /
+0.0% / 13.8% / 0.230 / 384 of 666 -- worse on every figure, because the mid-distance outliers
+left become clusters of one. F = 1/2 trades a third of the clusters for a little quality.
+
+Ours covers more of the candidates' clusters than random selection (Yu's N
+closest cover half as many) and keeps random selection's diversity. ``reject_fraction=0``
+gives the literal reading. On the mini build (77 stand-in cells of 36-126 candidates, summary
+table of its card): ours keeps 0.0% of the worst third (random 32.5%), mean pairwise LPIPS
+0.146 against random's 0.157 (0.93x; Yu 0.133, 0.85x), 1,662 of 2,184 clusters covered
+(random 1,318, Yu 1,010). Mean pairwise LPIPS counts artifacts as diversity: in 15 of the
+77 cells, most of them StyleGAN3 stand-ins whose spread is a few far-off candidates, ours is
+below 0.9x random's (lowest 0.27x). The comparison with random selection and Yu's
+selection is computed for every cell (`attribution88.builders.clean_stats`) and shown in the
+dataset card.
 
 Everything is a pure function of the inputs and ``seed``: same kept indices in any process.
 """
@@ -30,14 +58,13 @@ Everything is a pure function of the inputs and ``seed``: same kept indices in a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from attribution88.errors import UsageError
 
+from .clean_stats import CleaningStats, cleaning_table, log_summary, measure_selection, worst_third
 from .shortlist import (
     check_features,
     exact_pair_distances,
@@ -49,93 +76,67 @@ from .shortlist import (
 from .threads import DEFAULT_THREADS, thread_limit
 
 __all__ = [
-    "CleaningResult", "CleaningStats", "clean", "cleaning_table", "exact_pair_distances",
-    "log_summary", "mean_pairwise_distance", "shortlist", "yu_selection",
+    "DEFAULT_REJECT_FRACTION", "METHOD", "CleaningResult", "CleaningStats", "clean",
+    "cleaning_table", "exact_pair_distances", "log_summary", "mean_pairwise_distance",
+    "random_selection", "shortlist", "yu_selection",
 ]
 
-STATS_VERSION = 1
+#: Share of the candidates, farthest from any real, that are never kept (module docstring).
+DEFAULT_REJECT_FRACTION = 1 / 3
 
-
-@dataclass(frozen=True)
-class CleaningStats:
-    """What cleaning did to one cell. Distances are LPIPS (squared feature distances).
-
-    ``nearest_real_*``: mean over a set of candidates of their distance to the nearest real;
-    ``diversity_*``: mean LPIPS over all pairs of the set (NaN for fewer than 2);
-    ``all`` = every candidate, ``ours`` = kept by `clean`, ``yu`` = Yu et al.'s ``n_kept``
-    closest. Clusters: k-means clusters of the candidates (not rejected), their size spread,
-    and how many of them each selection touches.
-    """
-
-    n_candidates: int
-    n_reals: int
-    n_kept: int
-    k: int
-    shortlist: str  # "exact" or "pca-<dim>"
-    nearest_real_all: float
-    nearest_real_ours: float
-    nearest_real_yu: float
-    diversity_all: float
-    diversity_ours: float
-    diversity_yu: float
-    clusters: int
-    empty_clusters: int
-    cluster_size_min: int
-    cluster_size_median: float
-    cluster_size_max: int
-    singleton_clusters: int  # clusters of one candidate: kept whatever their distance to a real
-    clusters_covered_ours: int
-    clusters_covered_yu: int
-    topped_up: int  # kept outside the one-per-cluster rule (empty clusters)
-    rejected: int  # dropped before clustering (reject_fraction), farthest from a real
-    overlap_ours_yu: int
-    version: int = STATS_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: NaN becomes None."""
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CleaningStats:
-        if data.get("version") != STATS_VERSION:
-            raise UsageError(f"cleaning stats version {data.get('version')!r} is not "
-                             f"{STATS_VERSION}; rebuild the dataset card")
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: (math.nan if v is None else v) for k, v in data.items() if k in names})
+#: The method in a paragraph, for the dataset card.
+METHOD = (
+    "Each cell's candidates (3x oversampled) are clustered with k-means into as many clusters "
+    "as images wanted, on LPIPS features. From each cluster the candidate nearest a real image "
+    "(LPIPS) is kept, unless it is among the third of the candidates farthest from any real: "
+    "then the cluster holds no image that looks real and is dropped, and its place goes to the "
+    "next candidate nearest a real. We read the supplement's cleaning (keep the images closest "
+    "to a real, keep diversity by clustering) this way because one image per cluster alone "
+    "keeps every outlying candidate, each its own cluster. The tables compare the kept set "
+    "with random selection (diversity, no cleaning) and Yu et al.'s N closest (quality, no "
+    "diversity) on the same candidates. The worst third: the candidates farthest from any "
+    "real (random selection keeps ~33% of them). Clusters: the k-means clusters of all "
+    "candidates.")
 
 
 @dataclass(frozen=True)
 class CleaningResult:
     """``kept``: int64 indices into the candidates, ascending. Per candidate (length
     n_candidates): ``nearest_real`` (index into the reals), ``nearest_distance`` (its LPIPS,
-    float64), ``cluster`` (k-means label; -1 if rejected). ``yu``: Yu et al.'s selection,
-    ascending."""
+    float64), ``cluster`` (k-means label). ``yu`` and ``random``: the baselines' selections of
+    as many candidates, ascending."""
 
     kept: np.ndarray
     yu: np.ndarray
+    random: np.ndarray
     nearest_real: np.ndarray
     nearest_distance: np.ndarray
     cluster: np.ndarray
     stats: CleaningStats
 
+    def selections(self) -> dict[str, np.ndarray]:
+        """Name (as in `attribution88.builders.clean_stats.SELECTIONS`) -> indices."""
+        return {"ours": self.kept, "random": self.random, "yu": self.yu}
+
 
 # -- the pipeline's entry point -------------------------------------------------------------
 def clean(candidate_features: np.ndarray, real_features: np.ndarray, n_keep: int, *,
           seed: int, k: int = 10, shortlist_mode: str = "auto", pca_dim: int = 256,
-          pca_samples: int = 2048, kmeans_iters: int = 20, reject_fraction: float = 0.0,
+          pca_samples: int = 2048, kmeans_iters: int = 20,
+          reject_fraction: float = DEFAULT_REJECT_FRACTION,
           threads: int | None = DEFAULT_THREADS) -> CleaningResult:
-    """Select ``n_keep`` of the candidates: one per k-means cluster, the one nearest a real.
+    """Select ``n_keep`` of the candidates (module docstring), and measure the selection
+    against random selection and Yu et al.'s on the same candidates (``stats``).
 
     ``candidate_features``: (Nc, D), ``real_features``: (Nr, D), LPIPS feature vectors
-    (float32 or float16, arrays or memmaps). ``seed``: e.g. ``derive_seed("clean", cell.name)``.
-    ``k``: shortlist size; ``shortlist_mode``: "auto", "exact" or "pca"
-    (`attribution88.builders.shortlist`); ``pca_dim``, ``pca_samples``: the PCA for the
-    shortlist at scale and for k-means; ``kmeans_iters``: Lloyd iterations.
-    ``reject_fraction``: drop this fraction of the candidates, those farthest from a real,
-    before clustering (0, the default, is the paper's method; see the module docstring).
-    ``threads``: BLAS and OpenMP (faiss) threads during the call, restored after; None leaves
-    the process's settings (see `DEFAULT_THREADS`).
+    (float32 or float16, arrays, memmaps or anything sliced like them). ``seed``: e.g.
+    ``derive_seed("cleaning", cell.name)``. ``k``: shortlist size; ``shortlist_mode``: "auto",
+    "exact" or "pca" (`attribution88.builders.shortlist`); ``pca_dim``, ``pca_samples``: the
+    PCA for the shortlist at scale and for k-means; ``kmeans_iters``: Lloyd iterations.
+    ``reject_fraction``: the share of candidates farthest from a real never kept (capped so
+    that ``n_keep`` remain; 0: one per cluster, the literal reading). ``threads``: BLAS and
+    OpenMP (faiss) threads during the call, restored after; None leaves the process's
+    settings (see `DEFAULT_THREADS`).
     """
     check_features(candidate_features, real_features)
     nc, nr = len(candidate_features), len(real_features)
@@ -145,32 +146,31 @@ def clean(candidate_features: np.ndarray, real_features: np.ndarray, n_keep: int
         raise UsageError(f"shortlist size k must be >= 1, got {k}")
     if not 0.0 <= reject_fraction < 1.0:
         raise UsageError(f"reject_fraction must be in [0, 1), got {reject_fraction}")
-    n_reject = int(math.floor(reject_fraction * nc))
-    if nc - n_reject < n_keep:
-        raise UsageError(f"cannot keep {n_keep} of {nc} candidates after rejecting {n_reject} "
-                         f"(reject_fraction {reject_fraction})")
+    n_reject = min(int(math.floor(reject_fraction * nc)), nc - int(n_keep))
     k = min(k, nr)
     with thread_limit(threads):
         return _clean(candidate_features, real_features, int(n_keep), seed=seed, k=k,
                       mode=resolve_mode(shortlist_mode, nc, nr, candidate_features.shape[1]),
                       pca_dim=pca_dim, pca_samples=pca_samples, kmeans_iters=kmeans_iters,
-                      n_reject=n_reject)
+                      n_reject=n_reject, reject_fraction=float(reject_fraction))
 
 
 def _clean(c: np.ndarray, r: np.ndarray, n_keep: int, *, seed: int, k: int, mode: str,
-           pca_dim: int, pca_samples: int, kmeans_iters: int, n_reject: int) -> CleaningResult:
+           pca_dim: int, pca_samples: int, kmeans_iters: int, n_reject: int,
+           reject_fraction: float) -> CleaningResult:
     found = nearest_reals(c, r, k, mode=mode, seed=seed, pca_dim=pca_dim, pca_samples=pca_samples)
     nearest_real, nearest = found.ids[:, 0], found.distances[:, 0]
     nc = len(c)
-    pool = np.sort(np.lexsort((np.arange(nc), nearest))[:nc - n_reject])  # all when n_reject = 0
-    labels = np.full(nc, -1, np.int64)
-    labels[pool] = _kmeans(found.coords[pool], n_keep, seed, kmeans_iters)
-    kept, topped_up = _select(labels[pool], nearest[pool], n_keep)
-    kept = pool[kept]
+    rejected = np.zeros(nc, bool)
+    rejected[np.lexsort((np.arange(nc), nearest))[nc - n_reject:]] = True
+    labels = _kmeans(found.coords, n_keep, seed, kmeans_iters)
+    kept, dropped, topped_up = _select(labels, nearest, rejected, n_keep)
     yu = yu_selection(nearest, n_keep)
-    stats = _stats(nc, len(r), k, found.method, found.diversity, nearest, labels, kept, yu,
-                   n_keep, topped_up, n_reject)
-    return CleaningResult(kept, yu, nearest_real, nearest, labels, stats)
+    rand = random_selection(nc, n_keep, seed)
+    stats = _stats(nc, len(r), k, found.method, found.diversity, nearest, labels,
+                   {"ours": kept, "random": rand, "yu": yu}, reject_fraction, n_reject,
+                   dropped, topped_up)
+    return CleaningResult(kept, yu, rand, nearest_real, nearest, labels, stats)
 
 
 def yu_selection(nearest_distance: np.ndarray, n_keep: int) -> np.ndarray:
@@ -181,6 +181,15 @@ def yu_selection(nearest_distance: np.ndarray, n_keep: int) -> np.ndarray:
         raise UsageError(f"cannot keep {n_keep} of {len(d)} candidates")
     order = np.lexsort((np.arange(len(d)), d))
     return np.sort(order[:n_keep]).astype(np.int64)
+
+
+def random_selection(n_candidates: int, n_keep: int, seed: int) -> np.ndarray:
+    """``n_keep`` of ``n_candidates`` uniformly at random (a local generator from ``seed``),
+    ascending int64: the no-cleaning baseline."""
+    if not 0 <= n_keep <= n_candidates:
+        raise UsageError(f"cannot keep {n_keep} of {n_candidates} candidates")
+    rng = np.random.default_rng([int(seed) % 2**63, 0x4A4D])
+    return np.sort(rng.choice(n_candidates, n_keep, replace=False)).astype(np.int64)
 
 
 def _kmeans(x: np.ndarray, n_clusters: int, seed: int, iters: int) -> np.ndarray:
@@ -206,78 +215,43 @@ def _kmeans(x: np.ndarray, n_clusters: int, seed: int, iters: int) -> np.ndarray
     return labels[:, 0].astype(np.int64)
 
 
-def _select(labels: np.ndarray, nearest: np.ndarray, n_keep: int) -> tuple[np.ndarray, int]:
-    """One per cluster (the nearest a real; ties: lowest index), topped up from the
-    remaining candidates by nearest-real distance. Returns (kept ascending, topped-up count)."""
+def _select(labels: np.ndarray, nearest: np.ndarray, rejected: np.ndarray,
+            n_keep: int) -> tuple[np.ndarray, int, int]:
+    """Each cluster's member nearest a real (ties: lowest index) unless it is rejected (the
+    cluster is dropped), topped up with the remaining non-rejected candidates nearest a
+    real. Returns (kept ascending, clusters dropped, topped-up count)."""
     idx = np.arange(len(labels))
     order = np.lexsort((idx, nearest, labels))
     first = np.ones(len(order), bool)
     first[1:] = labels[order][1:] != labels[order][:-1]
-    chosen = order[first]
+    best = order[first]
+    chosen = best[~rejected[best]]
+    dropped = len(best) - len(chosen)
     if len(chosen) > n_keep:  # cannot happen with n_keep clusters; keep the guarantee anyway
         chosen = chosen[np.lexsort((chosen, nearest[chosen]))[:n_keep]]
     topped = n_keep - len(chosen)
     if topped:
-        rest = np.setdiff1d(idx, chosen)
+        rest = np.setdiff1d(idx[~rejected], chosen)
         rest = rest[np.lexsort((rest, nearest[rest]))[:topped]]
         chosen = np.concatenate([chosen, rest])
-    return np.sort(chosen).astype(np.int64), int(topped)
+    return np.sort(chosen).astype(np.int64), int(dropped), int(topped)
 
 
 def _stats(nc: int, nr: int, k: int, label: str, diversity, nearest: np.ndarray,
-           labels: np.ndarray, kept: np.ndarray, yu: np.ndarray, n_keep: int,
-           topped_up: int, rejected: int) -> CleaningStats:
-    n_clusters = int(min(n_keep, nc - rejected))
-    sizes = np.bincount(labels[labels >= 0], minlength=n_clusters)
-    covered = lambda rows: int(len(np.setdiff1d(labels[rows], [-1])))  # noqa: E731
+           labels: np.ndarray, selections: dict[str, np.ndarray], reject_fraction: float,
+           rejected: int, dropped: int, topped_up: int) -> CleaningStats:
+    n_keep = len(selections["ours"])
+    n_clusters = int(min(n_keep, nc))
+    sizes = np.bincount(labels, minlength=n_clusters)
+    worst = worst_third(nearest)
+    measure = lambda rows: measure_selection(rows, nearest, worst, labels, diversity)  # noqa: E731
     return CleaningStats(
-        n_candidates=nc, n_reals=nr, n_kept=len(kept), k=k, shortlist=label,
-        nearest_real_all=float(nearest.mean()),
-        nearest_real_ours=float(nearest[kept].mean()),
-        nearest_real_yu=float(nearest[yu].mean()),
-        diversity_all=diversity(None),
-        diversity_ours=diversity(kept),
-        diversity_yu=diversity(yu),
+        n_candidates=nc, n_reals=nr, n_kept=n_keep, k=k, shortlist=label,
+        reject_fraction=reject_fraction, rejected=rejected,
         clusters=n_clusters, empty_clusters=int((sizes == 0).sum()),
         cluster_size_min=int(sizes.min()), cluster_size_median=float(np.median(sizes)),
         cluster_size_max=int(sizes.max()), singleton_clusters=int((sizes == 1).sum()),
-        clusters_covered_ours=covered(kept), clusters_covered_yu=covered(yu),
-        topped_up=topped_up, rejected=rejected, overlap_ours_yu=int(len(np.intersect1d(kept, yu))),
+        dropped_clusters=dropped, topped_up=topped_up,
+        candidates=measure(None), **{name: measure(rows) for name, rows in selections.items()},
+        overlap_ours_yu=int(len(np.intersect1d(selections["ours"], selections["yu"]))),
     )
-
-
-# -- reporting --------------------------------------------------------------------------------
-def _f(x: float, digits: int = 4) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
-def log_summary(cell: str, s: CleaningStats) -> str:
-    """One line for the build log."""
-    return (f"{cell}: kept {s.n_kept}/{s.n_candidates} (reals {s.n_reals}, shortlist {s.shortlist}, "
-            f"k={s.k}); nearest-real LPIPS all {_f(s.nearest_real_all)} -> ours "
-            f"{_f(s.nearest_real_ours)} (Yu {_f(s.nearest_real_yu)}); diversity all "
-            f"{_f(s.diversity_all)}, ours {_f(s.diversity_ours)}, Yu {_f(s.diversity_yu)}; "
-            f"clusters covered ours {s.clusters_covered_ours}/{s.clusters}, Yu "
-            f"{s.clusters_covered_yu}/{s.clusters}; {s.singleton_clusters} clusters of one"
-            + (f"; {s.rejected} rejected before clustering" if s.rejected else ""))
-
-
-def cleaning_table(stats_by_cell: Mapping[str, CleaningStats | dict[str, Any]]) -> str:
-    """A markdown table (one row per cell, sorted by name) for the dataset card. Values are
-    `CleaningStats` or their `CleaningStats.to_dict` form (as stored in build notes)."""
-    stats_by_cell = {cell: s if isinstance(s, CleaningStats) else CleaningStats.from_dict(s)
-                     for cell, s in stats_by_cell.items()}
-    head = ("| cell | candidates | kept | reals | nearest-real LPIPS: all | ours | Yu et al. "
-            "| diversity (mean pairwise LPIPS): all | ours | Yu et al. "
-            "| clusters covered: ours | Yu et al. | cluster size min / median / max "
-            "| clusters of one |")
-    lines = [head, "|" + "---|" * 14]
-    for cell in sorted(stats_by_cell):
-        s = stats_by_cell[cell]
-        lines.append(
-            f"| {cell} | {s.n_candidates} | {s.n_kept} | {s.n_reals} | {_f(s.nearest_real_all)} "
-            f"| {_f(s.nearest_real_ours)} | {_f(s.nearest_real_yu)} | {_f(s.diversity_all)} "
-            f"| {_f(s.diversity_ours)} | {_f(s.diversity_yu)} | {s.clusters_covered_ours}/{s.clusters} "
-            f"| {s.clusters_covered_yu}/{s.clusters} | {s.cluster_size_min} / "
-            f"{s.cluster_size_median:g} / {s.cluster_size_max} | {s.singleton_clusters} |")
-    return "\n".join(lines) + "\n"

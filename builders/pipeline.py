@@ -5,7 +5,7 @@
         |                                          |  latent seeds from the candidate index
         +------------> LPIPS features <------------+
                              |
-                 clean: faiss shortlist, exact LPIPS, k-means, one per cluster
+      clean: faiss shortlist, exact LPIPS, k-means, one per cluster, outliers rejected
                              |
          split + perturb (id-derived)  ->  shards (atomic)  ->  manifest + card
 
@@ -37,6 +37,7 @@ from attribution88.images import encode_png
 from attribution88.spec import SPEC, Cell, Preset, Semantic, Spec
 
 from . import reals as reals_mod
+from .clean import DEFAULT_REJECT_FRACTION
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class BuildConfig:
     lpips_backbone: str | None = None
     allow_untrained_lpips: bool = False
     shortlist_k: int = 10
-    reject_fraction: float = 0.0  # drop this share of candidates farthest from a real before clustering
+    reject_fraction: float = DEFAULT_REJECT_FRACTION  # never keep this share farthest from a real
+    fid_weights: str | None = None  # Inception weights (torch-fidelity's .pth): FID in the cleaning report
     device: str = "cpu"
     batch_size: int = 32
     threads: int | None = None
@@ -153,7 +155,7 @@ def uses_stand_in(config: BuildConfig, cell: Cell) -> bool:
 
 def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarray, list[int], list[str], dict]:
     """Sample, then clean: the kept images, their latent seeds and origins, and notes."""
-    from .clean import clean, log_summary
+    from .clean import clean
     from .generators import load_generator, sample
 
     preset = config.spec_preset
@@ -175,14 +177,34 @@ def _fake_images(config: BuildConfig, cell: Cell, n_keep: int) -> tuple[np.ndarr
                    seed=derive_seed("cleaning", cell.name), reject_fraction=config.reject_fraction,
                    threads=config.threads)
     t_clean = time.perf_counter() - t
+    stats = result.stats
+    if config.fid_weights:
+        stats = _with_fid(config, cell, candidates, result)
     kept = list(result.kept)
     notes = {"generator": generator.origin, "stand_in": bool(generator.is_stand_in), "sampling": generator.sampling,
              "native_resolution": int(generator.native_resolution), "candidates": n_candidates,
              "lpips": lpips.description, "lpips_pretrained": bool(lpips.is_pretrained),
-             "cleaning": result.stats.to_dict()}  # only what the inputs decide: no timings
-    log.info("%s", log_summary(cell.name, result.stats))
+             "cleaning": stats.to_dict()}  # only what the inputs decide: no timings
     log.info("%s: sampled %d in %.1f s, cleaned in %.1f s", cell.name, n_candidates, t_sample, t_clean)
     return candidates[kept], [seeds[i] for i in kept], [generator.origin] * len(kept), notes
+
+
+@functools.lru_cache(maxsize=1)
+def _fid(weights: str):
+    from .fid import InceptionFid
+
+    return InceptionFid(weights)
+
+
+def _with_fid(config: BuildConfig, cell: Cell, candidates: np.ndarray, result):
+    """The cell's cleaning stats with FID of every selection against the semantic's reals."""
+    reals, _ = _reals(config.real_source(cell.semantic), cell.semantic.name,
+                      config.spec_preset.cell_size(cell.semantic))
+    fid = _fid(config.fid_weights)
+    fids = fid.compare(candidates, reals_mod.stack(reals),
+                       {"candidates": None, **result.selections()})
+    return result.stats.with_fid(fids, f"torchmetrics FID (2048-d), Inception weights "
+                                       f"{fid.path.name}, against the cell's reals")
 
 
 def build_cell(config: BuildConfig, cell_name: str) -> CellResult:

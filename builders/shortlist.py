@@ -102,7 +102,10 @@ def nearest_reals(c: np.ndarray, r: np.ndarray, k: int, *, mode: str, seed: int,
         ids = shortlist_ids(c, r, k, mode, reducer, (coords, res))
         method = "exact" if mode == "exact" else f"pca-{reducer.dim}"
         diversity = lambda rows: mean_pairwise_distance(c, rows)  # noqa: E731
-    ids, dists = rerank(c, r, ids)
+    order = None
+    if len(c) > max(1, CHUNK_BYTES // (4 * c.shape[1])):  # more than one block of candidates
+        order = locality_order(coords, seed)
+    ids, dists = rerank(c, r, ids, order)
     return NearestReals(ids, dists, coords, method, diversity)
 
 
@@ -120,29 +123,65 @@ def shortlist_ids(c: np.ndarray, r: np.ndarray, k: int, mode: str, reducer: Redu
     return faiss_knn(query, base, k)
 
 
-def rerank(c: np.ndarray, r: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact distances to the shortlisted reals, each row sorted by (distance, real id)."""
+def rerank(c: np.ndarray, r: np.ndarray, ids: np.ndarray,
+           order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact distances to the shortlisted reals, each row sorted by (distance, real id);
+    ``order``: the order to read candidates in (`exact_pair_distances`)."""
     ids = np.asarray(ids, np.int64)
-    dists = exact_pair_distances(c, r, ids)
+    dists = exact_pair_distances(c, r, ids, order)
     order = np.lexsort((ids, dists), axis=1)
     return np.take_along_axis(ids, order, 1), np.take_along_axis(dists, order, 1)
 
 
-def exact_pair_distances(a: np.ndarray, b: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def exact_pair_distances(a: np.ndarray, b: np.ndarray, pairs: np.ndarray,
+                         order: np.ndarray | None = None) -> np.ndarray:
     """LPIPS between row ``i`` of ``a`` and rows ``pairs[i, j]`` of ``b``: float64, shaped
     like ``pairs`` (Na, m). Each from the difference of the two vectors (float32, summed
-    pairwise by numpy: ~1e-7 relative), one pair at a time so the difference stays in cache;
-    rows are read in place (arrays or memmaps, float32 or float16)."""
+    pairwise by numpy: ~1e-7 relative), one pair at a time so the difference stays in cache.
+    Rows are read in blocks of `CHUNK_BYTES`: a block of ``a``'s rows (consecutive, or the
+    next ones of ``order``, a permutation of ``a``'s rows), then the rows of ``b`` they pair
+    with, each once and in ascending order (sequential reads of a memmap). An ``order`` that
+    puts similar rows together makes their blocks share rows of ``b``: fewer reads."""
     pairs = np.asarray(pairs, dtype=np.int64)
     out = np.empty(pairs.shape, np.float64)
+    if pairs.size == 0:
+        return out
+    step = max(1, CHUNK_BYTES // (4 * a.shape[1]))
     buf = np.empty(a.shape[1], np.float32)
-    for i in range(len(pairs)):
-        row = a[i]
-        for j, p in enumerate(pairs[i]):
-            np.subtract(b[p], row, out=buf, dtype=np.float32)
-            np.square(buf, out=buf)
-            out[i, j] = buf.sum()
+    for s in range(0, len(pairs), step):
+        if order is None:
+            rows = np.arange(s, min(s + step, len(pairs)))
+            rows_a = np.asarray(a[s:s + step], np.float32)
+        else:
+            rows = np.sort(np.asarray(order[s:s + step], np.int64))
+            rows_a = np.asarray(a[rows], np.float32)
+        block = pairs[rows]
+        needed, where = np.unique(block, return_inverse=True)
+        where = where.reshape(block.shape)
+        for t in range(0, len(needed), step):
+            rows_b = np.asarray(b[needed[t:t + step]], np.float32)
+            for i, j in zip(*np.nonzero((where >= t) & (where < t + step))):
+                np.subtract(rows_b[where[i, j] - t], rows_a[i], out=buf)
+                np.square(buf, out=buf)
+                out[rows[i], j] = buf.sum()
     return out
+
+
+def locality_order(coords: np.ndarray, seed: int, group: int = 256) -> np.ndarray:
+    """A permutation of the rows that puts similar ones together: sorted by a coarse k-means
+    (about ``group`` rows a cluster, 10 faiss iterations, seeded) of their PCA ``coords``,
+    then by index. Used to re-rank: neighbouring candidates shortlist the same reals."""
+    import faiss
+
+    n = len(coords)
+    n_groups = n // group
+    if n_groups < 2:
+        return np.arange(n, dtype=np.int64)
+    x = np.ascontiguousarray(coords, np.float32)
+    km = faiss.Kmeans(x.shape[1], n_groups, niter=10, seed=int(seed % (2**31 - 1)), verbose=False)
+    km.train(x)
+    _, labels = km.index.search(x, 1)
+    return np.lexsort((np.arange(n), labels[:, 0])).astype(np.int64)
 
 
 def mean_pairwise_distance(features: np.ndarray, rows: np.ndarray | None = None) -> float:

@@ -38,9 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lpips-backbone", metavar="FILE", help="local ImageNet weights of the LPIPS backbone "
                    "(default $ATTRIBUTION88_LPIPS_BACKBONE; mini runs without, with an untrained backbone)")
     p.add_argument("--shortlist-k", type=int, default=10, metavar="K", help="nearest reals shortlisted per candidate")
-    p.add_argument("--reject-fraction", type=float, default=0.0, metavar="F",
-                   help="drop this share of the candidates farthest from any real before clustering "
-                   "(default 0, the paper's method: one kept per cluster, outliers included)")
+    p.add_argument("--reject-fraction", type=float, metavar="F",
+                   help="never keep this share of the candidates farthest from any real (default 1/3; "
+                   "0: one per k-means cluster, outliers included)")
+    p.add_argument("--fid-inception", metavar="FILE", help="torch-fidelity's Inception weights "
+                   "(weights-inception-2015-12-05-6726825d.pth): adds FID of each selection to the "
+                   "cleaning report (needs attribution88[fid]; skipped without)")
     p.add_argument("--device", default="cpu", help="torch device for sampling: cpu, cuda, cuda:1 ...")
     p.add_argument("--batch-size", type=int, default=32, help="generator batch size")
     p.add_argument("--workers", type=int, help="local worker processes (default: one per core on "
@@ -84,8 +87,15 @@ def run(args: argparse.Namespace) -> int:
                                      and not (args.checkpoints or os.environ.get(CHECKPOINTS_ENV))),
         lpips_backbone=args.lpips_backbone or os.environ.get(LPIPS_BACKBONE_ENV),
         allow_untrained_lpips=mini, shortlist_k=args.shortlist_k,
-        reject_fraction=args.reject_fraction, device=args.device,
+        **({} if args.reject_fraction is None else {"reject_fraction": args.reject_fraction}),
+        fid_weights=args.fid_inception, device=args.device,
         batch_size=args.batch_size)
+    if not 0.0 <= config.reject_fraction < 1.0:
+        raise UsageError(f"--reject-fraction must be in [0, 1), got {config.reject_fraction}")
+    if config.fid_weights:  # fail now, in one line, rather than in every cell
+        from ..builders.fid import InceptionFid
+
+        InceptionFid(config.fid_weights)
     selection = select_cells(args.arch, args.semantic)
     cells = shard_slice(selection, *args.shard) if args.shard else selection
     logging.getLogger("attribution88").setLevel(logging.INFO if args.verbose else logging.WARNING)
