@@ -12,7 +12,14 @@ from attribution88.builders.generators import ARCHITECTURES, architecture
 from attribution88.builders.generators import layers as L
 from attribution88.builders.generators.stand_ins import build_stand_in
 
-torch.set_grad_enabled(False)
+
+
+@pytest.fixture(autouse=True)
+def no_grad():
+    """These tests only run the generators forward (never a global switch: other test files
+    need gradients)."""
+    with torch.no_grad():
+        yield
 
 
 def _family(arch):
