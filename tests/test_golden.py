@@ -16,6 +16,9 @@ import numpy as np
 import pytest
 
 from attribution88 import perturb
+from attribution88.builders.generators import ARCHITECTURES
+from attribution88.builders.generators.sampling import load_generator, sample
+from attribution88.ids import latent_seed
 from attribution88.ids import assign, image_id
 from attribution88.spec import FLAVOURS, SPEC
 
@@ -27,6 +30,14 @@ GOLDEN = {
         "assignments/stylegan2-bedroom": "d8d1f2f59fb3169a18e339e359a2bb3dc5ad3dc1477b7d0904eeb7a111c4117e",
         "assignments/real-celeba": "f5a59a1809ca845ca27a571582004fc536b5ab381a75ce017eb723ec52cfe350",
         "assignments/sngan-tvmonitor": "7cad68fbd420d14f0d2f11c7452e6528ac98d4447b12b95fb05824399ed17b49",
+        # two stand-in samples of each family (cell ARCH-bedroom, candidates 0 and 1)
+        "stand-in/stylegan3": "10ae28755e066f59728217ed784c004eace5dec06db9983c2c96ba2661d13b68",
+        "stand-in/stylegan2": "08f09a7c643a5db22b421418c9a8dcf0485dbc101811d2dbac020c16dba486d7",
+        "stand-in/stylegan": "1ac8f7f1650e55ffa4fa28248d274e3ccd90411cc37b30804931798137aca3b1",
+        "stand-in/progan": "639388a74c7733c2e0c826d93c0c8f03d88884d1d4ac98e1d56e615a0ffd39b0",
+        "stand-in/cramergan": "a2cca8010f3fe31cc06ba28a773b344cd59428161025d44cf03ca1114a38048d",
+        "stand-in/mmdgan": "ef111bcc1e14232a5a8d90fa372286f649da5faa7fcf08449c76428979ff9c21",
+        "stand-in/sngan": "1c85786b2b55f64ed116896d9c0897de6557991ffc22ee4efdba1f9189613706",
         # each flavour's 5 severities of each corruption, oracle image 0, seed 88
         "perturb/repmix/gaussian_noise": "c3ee3d9358ef01bd3585264b16078001049d6af8ff18cbb852dbf4398270c6e5",
         "perturb/repmix/shot_noise": "d15f8f7859fad34c7aab9fd599165c9057c34432b5bc2ea31af30d1080f7eada",
@@ -112,3 +123,12 @@ def test_each_flavours_corruptions_are_pinned(flavour):
             changed.append(name)
     assert not changed, (f"{flavour}: the output of {changed} changed (or numpy / OpenCV / Pillow "
                          f"computes them differently): for the benchmark's flavour that is a new version")
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_stand_in_samples_are_pinned(arch):
+    generator = load_generator(arch, "bedroom", stand_in=True)
+    cell = SPEC.cell(arch, "bedroom")
+    images = sample(generator, [latent_seed(cell, i) for i in range(2)], batch_size=2)
+    assert hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest() == pinned(f"stand-in/{arch}"), \
+        f"the {arch} stand-in's images changed: the mini benchmark's content changed"
