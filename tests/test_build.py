@@ -208,6 +208,10 @@ def test_the_whole_mini_benchmark(tmp_path, monkeypatch):
     assert main(["build", "--no-progress"]) == 0
     m = read_manifest(tmp_path / "attribution88")
     assert len(m.cells) == 88 and verify(tmp_path / "attribution88").ok
+    # The mini benchmark's identity, pinned (see tests/test_golden.py): a change means a new
+    # spec version, and the README's scored examples and the leaderboard's mini entries with it.
+    assert (SPEC.version, m.fingerprint) == (
+        "2.0.0", "009f2a10353f23284e756a04d14b4cc40a24fabd91a90da59570fdb80ddcbc8b")
     ds = datasets.load_dataset("attribution88")
     mini = SPEC.preset("mini")
     assert ds["test"].num_rows == sum(mini.split_sizes(c.semantic)["test"] for c in SPEC.cells())
