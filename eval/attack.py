@@ -204,7 +204,7 @@ def attack_run(run, data, eps: Sequence[float] = PAPER_EPS, *, n: int | None = 6
     import torch
 
     from ..loader import MEAN, STD, Attribution88Dataset, open_split
-    from ..models.runs import load_model, read_run
+    from ..models.runs import load_model
     from ..models.training import resolve_device
     from .truth import load_truth
 

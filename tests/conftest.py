@@ -64,3 +64,15 @@ def tiny_dataset(tmp_path_factory):
 def make_tiny_dataset():
     """`build_tiny_dataset` as a fixture: ``make_tiny_dataset(root, cells=[...])``."""
     return build_tiny_dataset
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test (restored after): tiny models run fastest so, and on a
+    shared machine more threads only wait."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -5,7 +5,6 @@ the leaderboard reads, and one-line refusals."""
 import json
 
 import pytest
-import torch
 
 from attribution88.cli import main
 from attribution88.eval.attack import select_images
@@ -17,12 +16,8 @@ RUNS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+#: Tiny models run fastest on one thread (conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

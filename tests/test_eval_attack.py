@@ -1,7 +1,6 @@
 """PGD under L-infinity and the adversarial report (issue: the paper's Table 2 as a scorer
 report): budgets, reproducibility, optimality on a linear model, the sanity checks."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -17,13 +17,8 @@ from attribution88.models import get_model  # noqa: E402
 from attribution88.models.semantic_blind import SemanticBlind, llr_from_logits, reverse_gradient  # noqa: E402
 from attribution88.spec import SPEC  # noqa: E402
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; on a shared machine more threads only wait."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+#: Tiny models run fastest on one thread (conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

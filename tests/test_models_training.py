@@ -21,13 +21,8 @@ TINY = ["--preset", "cpu", "--set", "width=4", "--set", "resize=36", "--set", "c
         "--set", "test_size=32", "--epochs", "1", "--workers", "0", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; on a shared machine more threads only wait."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+#: Tiny models run fastest on one thread (conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_config(**changes):

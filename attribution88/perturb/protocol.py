@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..ids import Assignment
 from ..images import as_rgb
 from ..spec import NO_PERTURBATION, SPEC
-from .engine import check_seed, check_severity, corrupt, flavour_of, generator
+from .engine import check_severity, corrupt, flavour_of, generator
 
 
 def _resize(x: np.ndarray, width: int, height: int) -> np.ndarray:
