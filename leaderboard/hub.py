@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from attribution88.errors import DatasetNotFoundError, OfflineError, PublishError, UsageError
+from attribution88.errors import OfflineError, PublishError, UsageError
 
 from .records import load_records
 
@@ -52,23 +52,9 @@ def push(directory: str | os.PathLike, repo_id: str, *, revision: str | None = N
 
 
 def _snapshot(repo_id: str, revision: str | None) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from ..format.reader import download_dataset_repo
 
-    try:
-        return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision,
-                                      allow_patterns=[f"{PATH_IN_REPO}/*.json"]))
-    except (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError) as e:
-        raise DatasetNotFoundError(f"{repo_id}: not found on the Hugging Face Hub or not accessible "
-                                   f"with your token ({type(e).__name__})") from None
-    except (LocalEntryNotFoundError, OSError) as e:
-        raise OfflineError(f"{repo_id}: cannot reach the Hugging Face Hub ({type(e).__name__}); "
-                           "nothing was written") from None
+    return download_dataset_repo(repo_id, revision=revision, allow_patterns=[f"{PATH_IN_REPO}/*.json"])
 
 
 def pull(directory: str | os.PathLike, repo_id: str, *, revision: str | None = None,

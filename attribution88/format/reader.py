@@ -43,10 +43,14 @@ def resolve(path_or_repo: str | os.PathLike, *, revision: str | None = None,
         return path
     if not is_repo_id(text):
         raise DatasetNotFoundError(f"{text}: no such dataset folder (and not a Hub repository id ORG/NAME)")
-    return _download(text, revision=revision, cache_dir=cache_dir)
+    return download_dataset_repo(text, revision=revision, cache_dir=cache_dir)
 
 
-def _download(repo_id: str, *, revision: str | None, cache_dir: str | None) -> Path:
+def download_dataset_repo(repo_id: str, *, revision: str | None = None, cache_dir: str | None = None,
+                          allow_patterns: list[str] | None = None) -> Path:
+    """A Hub dataset repository (or the files of it matching ``allow_patterns``) in the local
+    cache, downloaded if needed; one-line errors when it does not exist, is not accessible, or
+    the Hub cannot be reached and nothing is cached."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -57,7 +61,7 @@ def _download(repo_id: str, *, revision: str | None, cache_dir: str | None) -> P
 
     try:
         return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision,
-                                      cache_dir=cache_dir))
+                                      cache_dir=cache_dir, allow_patterns=allow_patterns))
     except (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError) as e:
         raise DatasetNotFoundError(f"{repo_id}: not found on the Hugging Face Hub or not "
                                    f"accessible with your token ({type(e).__name__})") from None
