@@ -104,27 +104,36 @@ def _load() -> tuple[types.ModuleType, types.ModuleType]:
     return package, module
 
 
-def corrupt(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarray:
-    """imagecorruptions' ``corrupt(image, severity, corruption_name=name)`` with every random
-    draw from ``RandomState(seed)`` (impulse noise: ``default_rng(seed)``). ``image``: uint8
-    (H, W, 3), sides >= 32. Returns uint8 (H, W, 3)."""
-    package, module = _load()
-    state = np.random.RandomState(seed)
-    noise_rng = np.random.default_rng(seed)
+@contextlib.contextmanager
+def seeded_draws(module: types.ModuleType, seed: int):
+    """While in the block, a shimmed reference ``module`` (its ``np`` and ``sk`` proxies) draws
+    from ``RandomState(seed)``, and its ``random_noise`` from ``default_rng(seed)``; calls are
+    serialised by a lock, since the generators live in the module's globals."""
     import skimage.util
+
+    noise_rng = np.random.default_rng(seed)
 
     def random_noise(image, mode="gaussian", rng=None, clip=True, **kwargs):
         return skimage.util.random_noise(image, mode=mode, rng=noise_rng, clip=clip, **kwargs)
 
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        module.np.random = state
+        module.np.random = np.random.RandomState(seed)
         module.sk.util.random_noise = random_noise
         try:
-            return np.uint8(np.clip(package.corrupt(image, severity=severity, corruption_name=name), 0, 255))
+            yield
         finally:
             module.np.random = None
             module.sk.util.random_noise = None
+
+
+def corrupt(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarray:
+    """imagecorruptions' ``corrupt(image, severity, corruption_name=name)`` with every random
+    draw from ``RandomState(seed)`` (impulse noise: ``default_rng(seed)``). ``image``: uint8
+    (H, W, 3), sides >= 32. Returns uint8 (H, W, 3)."""
+    package, module = _load()
+    with seeded_draws(module, seed):
+        return np.uint8(np.clip(package.corrupt(image, severity=severity, corruption_name=name), 0, 255))
 
 
 def available() -> bool:

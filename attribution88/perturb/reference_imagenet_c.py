@@ -33,15 +33,13 @@ import functools
 import importlib
 import importlib.util
 import os
-import threading
 import warnings
 
 import numpy as np
 
 from ..errors import MissingDependencyError
-from .reference import _import_shims, _Proxy
+from .reference import _import_shims, _Proxy, seeded_draws
 
-_LOCK = threading.Lock()
 #: git blob hashes of frost1.png ... frost6.jpg in hendrycks/robustness @ 8190fe32
 #: (ImageNet-C/imagenet_c/imagenet_c/frost/); the files of imagecorruptions 1.1.2 match them.
 FROST_BLOBS = ("c7b78a17938df51894497b4782decbd82532dd5f", "48f7a861ffa41b6d7496b701fef96d5edf739282",
@@ -103,22 +101,8 @@ def corrupt(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarra
     in whatever channel order it is given, every random draw from ``RandomState(seed)``
     (impulse noise: ``default_rng(seed)``). Returns uint8 (224, 224, 3)."""
     package, module = _load()
-    state = np.random.RandomState(seed)
-    noise_rng = np.random.default_rng(seed)
-    import skimage.util
-
-    def random_noise(image, mode="gaussian", rng=None, clip=True, **kwargs):
-        return skimage.util.random_noise(image, mode=mode, rng=noise_rng, clip=clip, **kwargs)
-
-    with _LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        module.np.random = state
-        module.sk.util.random_noise = random_noise
-        try:
-            return np.asarray(package.corrupt(np.ascontiguousarray(image), severity, corruption_name=name))
-        finally:
-            module.np.random = None
-            module.sk.util.random_noise = None
+    with seeded_draws(module, seed):
+        return np.asarray(package.corrupt(np.ascontiguousarray(image), severity, corruption_name=name))
 
 
 def repmix(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarray:
