@@ -205,7 +205,7 @@ def attack_run(run, data, eps: Sequence[float] = PAPER_EPS, *, n: int | None = 6
 
     from ..loader import MEAN, STD, Attribution88Dataset, open_split
     from ..models.runs import load_model
-    from ..models.training import resolve_device
+    from ..devices import resolve_device
     from .truth import load_truth
 
     if steps < 1:

@@ -17,7 +17,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..spec import SPEC
-from .training import resolve_device
+from ..devices import resolve_device
 
 
 def predict(run: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike, *, split: str = "test",

@@ -165,7 +165,7 @@ def semantic_accuracy(run: str, data: str, split: str = "test", data_config: str
     adversary the training never saw; ``chance``: the share of the split's most frequent
     semantic."""
     from .runs import load_model
-    from .training import resolve_device
+    from ..devices import resolve_device
 
     dev = resolve_device(device)
     model, info = load_model(run, "final", dev)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..devices import resolve_device
 from ..errors import UsageError
 from ..ids import derive_seed
 from .base import AttributionModel
@@ -69,21 +70,6 @@ def epoch_plan(model: AttributionModel, n: int, batch_size: int, seed: int, epoc
         batches.append(groups[start:start + batch_size].reshape(-1).tolist())
         batch_ratios.append(np.ascontiguousarray(ratios[start:start + batch_size], np.float32))
     return EpochPlan(batches, batch_ratios)
-
-
-def resolve_device(device: str) -> torch.device:
-    """"auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N"."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        d = torch.device(device)
-    except RuntimeError:
-        raise UsageError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N") from None
-    if d.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA device here; use --device cpu")
-    if d.type not in ("cpu", "cuda"):
-        raise UsageError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
-    return d
 
 
 def run_epoch(model: AttributionModel, loader: Any, plan: EpochPlan, device: torch.device,

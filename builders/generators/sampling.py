@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attribution88.devices import resolve_device
 from attribution88.errors import CheckpointError, UsageError
 from attribution88.spec import SPEC
 
@@ -142,24 +143,6 @@ class Generator:
     def __repr__(self) -> str:
         return (f"Generator({self.arch}-{self.semantic}, {self.kind}, {self.native_resolution} px, "
                 f"origin={self.origin!r}, device={self.device})")
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when torch sees one)."""
-    import torch
-
-    name = "auto" if device is None else str(device)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device {name!r}: expected cpu, cuda, cuda:N or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: torch sees no CUDA device here (use --device cpu)")
-    if dev.type not in ("cpu", "cuda"):
-        raise UsageError(f"--device {name}: only cpu and cuda are supported")
-    return dev
 
 
 def load_generator(arch: str, semantic: str, *, checkpoint: str | Path | None = None,
