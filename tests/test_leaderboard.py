@@ -76,9 +76,10 @@ def test_add_writes_to_the_checkout_and_never_into_the_installed_package(results
     err = capsys.readouterr().err
     assert "--records" in err and err.count("\n") == 1
     assert sorted(p.name for p in default_records_dir().iterdir()) == before
-    shutil.copytree(default_records_dir(), tmp_path / "leaderboard" / "records")  # now it is one
+    checkout = tmp_path / "src" / "attribution88" / "leaderboard" / "records"
+    shutil.copytree(default_records_dir(), checkout)  # now it is one
     assert main(["leaderboard", "add", str(results), "--name", "Mine"]) == 0
-    added = set((tmp_path / "leaderboard" / "records").glob("mine-*.json"))
+    added = set(checkout.glob("mine-*.json"))
     assert len(added) == 1 and json.loads(added.pop().read_text())["name"] == "Mine"
     capsys.readouterr()
     assert main(["leaderboard", "list"]) == 0 and "Mine" in capsys.readouterr().out

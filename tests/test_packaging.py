@@ -1,6 +1,7 @@
-"""Packaging: the wheel carries every module under the attribution88 namespace (the
-package-dir mapping of builders/, eval/, leaderboard/ silently drops a sub-package that is not
-listed), no top-level `eval` or `builders`, and the data files; every module imports."""
+"""Packaging: the wheel carries every module and data file of src/attribution88 (setuptools
+finds the packages itself; data files must be declared), nothing else at its top level; every
+module imports; a folder named attribution88 in the working directory (a local dataset) never
+shadows the package."""
 
 import importlib
 import pkgutil
@@ -13,8 +14,7 @@ import pytest
 
 
 REPO = Path(__file__).resolve().parents[1]
-MAPPING = {"attribution88": "attribution88", "builders": "attribution88/builders",
-           "eval": "attribution88/eval", "leaderboard": "attribution88/leaderboard"}
+SOURCE = REPO / "src"
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,9 @@ def wheel(tmp_path_factory):
 
 
 def _source_files(suffixes):
-    for folder, target in MAPPING.items():
-        for p in sorted((REPO / folder).rglob("*")):
-            if p.suffix in suffixes and "__pycache__" not in p.parts:
-                yield f"{target}/{p.relative_to(REPO / folder).as_posix()}"
+    for p in sorted((SOURCE / "attribution88").rglob("*")):
+        if p.suffix in suffixes and "__pycache__" not in p.parts:
+            yield p.relative_to(SOURCE).as_posix()
 
 
 def test_wheel_has_every_module_under_the_namespace(wheel):
@@ -56,19 +55,19 @@ def test_wheel_has_no_other_top_level_package(wheel):
 
 def test_every_installed_module_imports():
     failed, imported = [], set()
-    # an editable install maps the sub-packages from other folders: walk each one's own path
-    for top in ("attribution88", "attribution88.builders", "attribution88.eval", "attribution88.leaderboard"):
-        package = importlib.import_module(top)
-        for mod in pkgutil.walk_packages(package.__path__, f"{top}."):
-            if mod.name.endswith("__main__") or mod.name in imported:
-                continue
-            imported.add(mod.name)
-            try:
-                importlib.import_module(mod.name)
-            except Exception as e:  # noqa: BLE001
-                failed.append(f"{mod.name}: {type(e).__name__}: {e}")
+    package = importlib.import_module("attribution88")
+    for mod in pkgutil.walk_packages(package.__path__, "attribution88."):
+        if mod.name.endswith("__main__"):
+            continue
+        imported.add(mod.name)
+        try:
+            importlib.import_module(mod.name)
+        except Exception as e:  # noqa: BLE001
+            failed.append(f"{mod.name}: {type(e).__name__}: {e}")
     assert not failed
-    assert len(imported) >= 15
+    expected = {p.relative_to(SOURCE).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+                for p in (SOURCE / "attribution88").rglob("*.py") if p.stem != "__main__"}
+    assert expected - {"attribution88"} <= imported
 
 
 def test_help_lists_commands_without_heavy_imports():
@@ -88,13 +87,14 @@ def test_help_lists_commands_without_heavy_imports():
         assert f"    {name}" in out
 
 
-def test_python_started_in_the_checkout_finds_every_subsystem():
-    # The checkout's attribution88/ comes first on sys.path there (python -c, python -m, Ray
-    # workers); the subsystems beside it must be reachable under the namespace all the same.
-    code = ("import attribution88, attribution88.builders.clean, attribution88.eval.metrics, "
-            "attribution88.leaderboard.records; "
-            "print(attribution88.__file__); print(attribution88.eval.metrics.__file__)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+def test_a_dataset_folder_named_attribution88_does_not_shadow_the_package(tmp_path):
+    # load_dataset("attribution88") reads a local build from ./attribution88: Python started in
+    # that folder's parent must still import the installed package, not a namespace package.
+    (tmp_path / "attribution88" / "default").mkdir(parents=True)
+    (tmp_path / "attribution88" / "README.md").write_text("a dataset card\n")
+    code = ("import attribution88, attribution88.eval.metrics, attribution88.leaderboard.records; "
+            "print(attribution88.__file__); print(attribution88.__version__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          check=True).stdout.split("\n")
-    assert Path(out[0]) == REPO / "attribution88" / "__init__.py"
-    assert Path(out[1]) == REPO / "eval" / "metrics.py"
+    assert out[0].endswith("__init__.py") and not out[0].startswith(str(tmp_path))
+    assert out[1] == importlib.import_module("attribution88").__version__

@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..leaderboard.records import RANK_BY, default_records_dir, load_records
 
-    # The public board is the repository's leaderboard/records (entries arrive as pull requests):
-    # run in a checkout, that folder is the default; the installed package's copy is read-only.
-    checkout = Path("leaderboard") / "records"
+    # The public board is the repository's records folder (entries arrive as pull requests): run
+    # in a checkout, that folder is the default; an installed package's copy is read-only.
+    checkout = Path("src", "attribution88", "leaderboard", "records")
     directory = args.records or (checkout if checkout.is_dir() else None)
     if args.action == "add":
         from ..leaderboard.add import add_results
