@@ -72,11 +72,13 @@ def test_every_installed_module_imports():
 
 def test_help_lists_commands_without_heavy_imports():
     code = ("import sys, io, contextlib\n"
+            "import attribution88\n"
             "from attribution88.cli import main\n"
             "buf = io.StringIO()\n"
             "with contextlib.redirect_stdout(buf):\n"
-            "    try: main(['--help'])\n"
-            "    except SystemExit: pass\n"
+            "    for argv in (['score', '--help'], ['--help']):\n"
+            "        try: main(argv)\n"
+            "        except SystemExit: pass\n"
             "heavy = [m for m in ('torch', 'datasets', 'faiss', 'lpips', 'cv2', 'sklearn', 'ray') if m in sys.modules]\n"
             "print(buf.getvalue()); print('HEAVY', heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

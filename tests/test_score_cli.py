@@ -251,14 +251,46 @@ def test_compare_refuses_a_bad_second_file(tmp_path, run, truth):
     assert code == 2 and "b.csv: no rows after the header" in err
 
 
-def test_score_does_not_import_heavy_packages(tmp_path, truth, tiny_dataset):
+#: What only the extras install (pyproject.toml): the core (`pip install attribution88`) lacks them.
+EXTRAS_ONLY = ("torch", "torchvision", "cv2", "scipy", "sklearn", "faiss", "lpips", "skimage",
+               "safetensors", "threadpoolctl", "imagecorruptions", "matplotlib", "ray",
+               "torchmetrics", "torch_fidelity", "selenium", "wand", "pandas")
+
+
+def test_the_core_install_scores_a_submission(tmp_path, truth, tiny_dataset):
+    # As in a venv with `pip install attribution88` alone: every module of the extras refuses to
+    # import, so a lazy import anywhere on the scoring path fails this test.
     path, _, _ = simulate(truth, 0.6, 14, tmp_path / "preds.csv")
     code = (
-        "import sys\n"
+        "import sys, importlib.abc\n"
+        f"BLOCKED = {EXTRAS_ONLY!r}\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ModuleNotFoundError(f'blocked: {name}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
         "import attribution88.cli as c\n"
-        f"rc = c.main(['score', {str(path)!r}, '--truth', {str(tiny_dataset)!r}, '--resamples', '10'])\n"
-        "heavy = [m for m in ('torch', 'datasets', 'sklearn', 'scipy', 'pandas', 'matplotlib', "
-        "'huggingface_hub', 'pyarrow.dataset') if m in sys.modules]\n"
+        f"rc = c.main(['score', {str(path)!r}, '--truth', {str(tiny_dataset)!r}, '--resamples', '10',"
+        f" '--json', {str(tmp_path / 'r.json')!r}])\n"
+        "heavy = [m for m in ('datasets', 'huggingface_hub', 'pyarrow.dataset') if m in sys.modules]\n"
         "print('HEAVY', rc, heavy)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "HEAVY 0 []" in r.stdout, (r.stdout[-500:], r.stderr[-2000:])
+    assert json.loads((tmp_path / "r.json").read_text())["metrics"]
+
+
+def test_a_missing_extra_is_one_line_naming_it(tmp_path):
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'cv2'):\n"
+        "            raise ModuleNotFoundError(f'blocked: {name}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import attribution88.cli as c\n"
+        f"sys.exit(c.main(['perturb', 'x.png', {str(tmp_path / 'o.png')!r}, '--name', 'defocus_blur', '--severity', '1']))\n")
+    from PIL import Image
+    Image.new("RGB", (32, 32)).save(tmp_path / "x.png")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "'perturb' extra (pip install 'attribution88[perturb]')" in r.stderr

@@ -1,10 +1,12 @@
 """The `attribution88` command: one module per command in this package, each defining
-``NAME``, ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+``NAME``, ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``, and
+``EXTRA`` where it needs optional dependencies (the extra of pyproject.toml that installs them).
 
 Command modules import only the standard library at the top, so `attribution88 --help`
 starts fast; heavy work is imported inside ``run``. Errors of attribution88 become one line on
 stderr and the error's exit code; anything unexpected becomes one line too, with the
-traceback shown only when ATTRIBUTION88_DEBUG=1.
+traceback shown only when ATTRIBUTION88_DEBUG=1. A missing optional dependency is one line
+naming the extra that installs it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ COMMANDS = [
 
 PROG = "attribution88"
 
+#: Extras that one module stands for, whatever the command (pyproject.toml); any other missing
+#: module is reported with the command's own ``EXTRA``.
+EXTRA_OF_MODULE = {"matplotlib": "plots", "ray": "ray", "torchmetrics": "fid", "torch_fidelity": "fid"}
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors as one line and exit code 2."""
@@ -54,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__name__}.{module_name}")
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _extra=getattr(module, "EXTRA", None))
     return parser
 
 
@@ -74,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except ModuleNotFoundError as e:
+        if debug or not e.name or e.name.split(".")[0] == "attribution88":
+            raise
+        print(f"{PROG} {args.command}: error: {_missing_module(e.name, args._extra)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -86,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG} {args.command}: error: {type(e).__name__}: {detail} "
               f"(ATTRIBUTION88_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
+
+
+def _missing_module(name: str, command_extra: str | None) -> str:
+    top = name.split(".")[0]
+    extra = EXTRA_OF_MODULE.get(top, command_extra)
+    if extra is None:
+        return f"the module {top!r} is not installed (pip install {top})"
+    return (f"the module {top!r} is not installed: this needs the {extra!r} extra "
+            f"(pip install 'attribution88[{extra}]')")
 
 
 if __name__ == "__main__":  # python -m attribution88.cli

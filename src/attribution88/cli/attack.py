@@ -7,6 +7,8 @@ import argparse
 
 NAME = "attack"
 HELP = "attack a trained run with PGD under L-infinity budgets; attribution error per eps (Table 2)"
+#: The optional dependencies it needs (pyproject.toml): `pip install 'attribution88[train]'`.
+EXTRA = "train"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

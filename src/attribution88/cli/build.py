@@ -6,6 +6,8 @@ import argparse
 
 NAME = "build"
 HELP = "build the benchmark (default: the mini preset, every cell) or chosen cells into ./attribution88"
+#: The optional dependencies it needs (pyproject.toml): `pip install 'attribution88[build]'`.
+EXTRA = "build"
 
 
 def _slice(text: str) -> tuple[int, int]:

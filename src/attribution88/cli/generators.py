@@ -8,6 +8,8 @@ import argparse
 
 NAME = "generators"
 HELP = "list the 77 generator models (architecture x semantic), where their checkpoints come from and which are present"
+#: The optional dependencies it needs (pyproject.toml): `pip install 'attribution88[build]'`.
+EXTRA = "build"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

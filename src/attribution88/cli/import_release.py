@@ -6,6 +6,8 @@ import argparse
 
 NAME = "import-release"
 HELP = "convert the official Attribution88 release (split CSVs + images) into a dataset folder"
+#: The optional dependencies it needs (pyproject.toml): `pip install 'attribution88[perturb]'`.
+EXTRA = "perturb"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

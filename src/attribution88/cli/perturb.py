@@ -8,6 +8,8 @@ import sys
 
 NAME = "perturb"
 HELP = "apply an ImageNet-C corruption to an image or a folder (official protocol), list the 19, or draw a contact sheet"
+#: The optional dependencies it needs (pyproject.toml): `pip install 'attribution88[perturb]'`.
+EXTRA = "perturb"
 
 EPILOG = """\
 The image is resized (bilinear) to 224x224, corrupted and resized back to its size, as the

@@ -6,6 +6,8 @@ import argparse
 
 NAME = "predict"
 HELP = "write the predictions of a trained run as a submission file (CSV) for `attribution88 score`"
+#: The optional dependencies it needs (pyproject.toml): `pip install 'attribution88[train]'`.
+EXTRA = "train"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,6 +6,8 @@ import argparse
 
 NAME = "train"
 HELP = "train a reference model (RepMix, ...) on the train split of a dataset"
+#: The optional dependencies it needs (pyproject.toml): `pip install 'attribution88[train]'`.
+EXTRA = "train"
 
 EPILOG = """\
 The run folder holds config.json, metrics.jsonl (one line per epoch),

@@ -249,7 +249,7 @@ def _opt(x: Any) -> float | None:
 
 
 def default_records_dir() -> Path:
-    """The records shipped with the package (leaderboard/records/)."""
+    """The records shipped with the package (its records/ folder: the public board)."""
     return Path(str(resources.files("attribution88.leaderboard").joinpath("records")))
 
 
