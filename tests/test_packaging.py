@@ -100,3 +100,30 @@ def test_a_dataset_folder_named_attribution88_does_not_shadow_the_package(tmp_pa
                          check=True).stdout.split("\n")
     assert out[0].endswith("__init__.py") and not out[0].startswith(str(tmp_path))
     assert out[1] == importlib.import_module("attribution88").__version__
+
+
+def test_a_command_without_its_extra_stops_before_any_work(monkeypatch, tmp_path, capsys):
+    import importlib.metadata as metadata
+
+    from attribution88 import cli
+
+    # the metadata of an install with the core alone: the extras' distributions are absent
+    installed = {"numpy", "pillow", "pyarrow"}
+
+    def version(name):
+        if name.lower() not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return "1.0"
+
+    monkeypatch.setattr(metadata, "version", version)
+    assert cli.missing_distributions("plots") == ["matplotlib"]
+    build = cli.missing_distributions("build")
+    assert {"torch", "lpips", "faiss-cpu", "opencv-python", "scipy"} <= set(build)  # perturb's too
+    assert "attribution88" not in build and len(build) == len(set(build))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs the 'build' extra" in err and "torch" in err
+    assert not any(tmp_path.iterdir())  # nothing written
+    installed |= {"matplotlib"}
+    assert cli.missing_distributions("plots") == []

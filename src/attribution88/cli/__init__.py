@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     debug = os.environ.get("ATTRIBUTION88_DEBUG") == "1"
+    missing = missing_distributions(args._extra) if args._extra else []
+    if missing:
+        print(f"{PROG} {args.command}: error: this needs the {args._extra!r} extra, which lacks "
+              f"{', '.join(missing)} (pip install 'attribution88[{args._extra}]')", file=sys.stderr)
+        return 1
     try:
         return int(args._run(args) or 0)
     except Attribution88Error as e:
@@ -97,6 +102,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG} {args.command}: error: {type(e).__name__}: {detail} "
               f"(ATTRIBUTION88_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
+
+
+def missing_distributions(extra: str) -> list[str]:
+    """The distributions of an extra (and of the extras it names) that are not installed, read
+    from the installed package's metadata, so pyproject.toml stays the one list. Nothing when the
+    metadata cannot be read (running from a source tree): the import then says what is missing."""
+    import importlib.metadata as metadata
+    import re
+
+    try:
+        requirements = metadata.requires(PROG) or []
+    except metadata.PackageNotFoundError:
+        return []
+    missing, extras, seen = [], [extra], set()
+    while extras:
+        current = extras.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for requirement in requirements:
+            marker = re.search(r"""extra\s*==\s*["']([^"']+)["']""", requirement)
+            if not marker or marker.group(1) != current:
+                continue
+            name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
+            nested = re.match(r"[A-Za-z0-9._-]+\[([^\]]+)\]", requirement)
+            if name.lower() == PROG and nested:
+                extras.extend(e.strip() for e in nested.group(1).split(","))
+                continue
+            try:
+                metadata.version(name)
+            except metadata.PackageNotFoundError:
+                if name not in missing:
+                    missing.append(name)
+    return missing
 
 
 def _missing_module(name: str, command_extra: str | None) -> str:
