@@ -221,3 +221,14 @@ def test_the_whole_mini_benchmark(tmp_path, monkeypatch):
     for subset in SPEC.subsets:
         assert datasets.load_dataset("attribution88", subset.name, split="test").num_rows > 0
     json.dumps(m.to_dict())
+    # The example submissions score as their leaderboard entries say, to the last digit.
+    from attribution88.leaderboard.records import default_records_dir
+
+    examples = Path(__file__).resolve().parents[1] / "eval" / "examples"
+    for example, record in (("repmix-cpu-mini.csv", "repmix-cpu-preset-009f2a10353f-default-test.json"),
+                            ("yu-cpu-mini.csv", "yu-et-al-re-implemented-cpu-preset-009f2a10353f-default-test.json")):
+        assert main(["score", str(examples / example), "--json", str(tmp_path / "r.json")]) == 0
+        scored = json.loads((tmp_path / "r.json").read_text())
+        expected = json.loads((default_records_dir() / record).read_text())["results"]
+        assert scored["metrics"] == expected["metrics"], example
+        assert scored["submission"]["sha256"] == expected["submission"]["sha256"]
