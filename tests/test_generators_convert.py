@@ -596,10 +596,42 @@ def test_a_truncated_tf_checkpoint_is_refused(tmp_path):
     _refused(tmp_path, None, "stylegan2", "use --arch mmdgan or cramergan", name="model-1.index")
 
 
-def test_a_tf_hub_module_is_refused_in_one_line(tmp_path):
-    (tmp_path / "progan-128").mkdir()
-    (tmp_path / "progan-128" / "tfhub_module.pb").write_bytes(b"\x08\x03")
-    _refused(tmp_path, None, "progan", "TF-Hub modules are not converted yet", name="progan-128")
+def _tf_hub_module(folder, tensors):
+    """A module folder in the TF1 hub layout: tfhub_module.pb, saved_model.pb, variables/."""
+    (folder / "variables").mkdir(parents=True)
+    (folder / "tfhub_module.pb").write_bytes(b"\x08\x03")  # ModuleAttachment-like bytes; never parsed
+    (folder / "saved_model.pb").write_bytes(b"\x08\x01")
+    write_tf_checkpoint(folder / "variables" / "variables", tensors)
+
+
+def test_a_tf_hub_module_is_refused_naming_its_variables(tmp_path):
+    rng = np.random.default_rng(0)
+    tensors = {f"block_{i}/conv/kernel": rng.standard_normal((3, 3, 4, 4)) for i in range(6)}
+    _tf_hub_module(tmp_path / "progan-128", tensors)
+    message = _refused(tmp_path, None, "progan", "a TF-Hub module (6 variables: block_0/conv/kernel [3, 3, 4, 4]",
+                       "block_3/conv/kernel [3, 3, 4, 4], ...", "tensorflow/hub#7", "--entry-point",
+                       name="progan-128")
+    assert "block_4" not in message
+    index = tmp_path / "progan-128" / "variables" / "variables.index"
+    index.write_bytes(index.read_bytes()[:20])  # truncated
+    _refused(tmp_path, None, "progan", "no readable variables/variables.index", "tensorflow/hub#7", name="progan-128")
+    index.unlink()
+    _refused(tmp_path, None, "stylegan2", "no readable variables/variables.index", name="progan-128")
+
+
+def test_a_tf_hub_module_archive_is_refused_unpacked(tmp_path):
+    """tfhub.dev's ?tf-hub-format=compressed: a .tar.gz, here with a member escaping the folder."""
+    import io
+    import tarfile
+
+    archive = tmp_path / "progan-128_1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("tfhub_module.pb", "../escaped.pb"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"\x08\x03"))
+    _refused(tmp_path, None, "progan", "a gzip archive", "tensorflow/hub#7", name=archive.name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [archive.name]
 
 
 # -- the command line ------------------------------------------------------------------------------

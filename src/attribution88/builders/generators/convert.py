@@ -16,6 +16,9 @@ mmdgan,        mbinkowski/MMD-GAN TensorFlow checkpoint         `tf_checkpoint` 
 cramergan      (``PREFIX.index`` + ``PREFIX.data-*``)
 =============  ===============================================  ===================================
 
+The ProGAN CelebA TF-Hub module (google/progan-128/1) is recognised and refused: the code that
+built it is unpublished, so its variables have no known mapping (see `tfhub`).
+
 Tensor names and conventions of each format are the authors' (TF ``[k, k, in, out]`` kernels,
 ``[in, out]`` dense weights, modulation biases stored minus one, flipped kernels of TF's
 transposed convolutions); each mapping below says which. Truncation and noise are part of a
@@ -50,6 +53,7 @@ import numpy as np
 
 from attribution88.errors import CheckpointError
 
+from . import tfhub
 from .architectures import ARCHITECTURES, GeneratorConfig
 from .safe_pickle import NetworkState, PersistentObject, read_pickle
 
@@ -116,9 +120,8 @@ def read_official(path: str | Path, arch: str) -> Converted:
     prefix = checkpoint_prefix(path)
     if not path.exists() and prefix is None:
         raise CheckpointError(f"{path}: no such file; expected {what}")
-    if path.is_dir() and (path / "tfhub_module.pb").is_file():
-        raise CheckpointError(f"{path}: a TF-Hub module (the ProGAN CelebA release); TF-Hub modules are not "
-                              f"converted yet: use --entry-point with TensorFlow; expected {what}")
+    if tfhub.is_module(path):
+        raise tfhub.refusal(path, what)
     if prefix is not None:
         if arch not in ("mmdgan", "cramergan"):
             raise CheckpointError(f"{path}: a TensorFlow checkpoint (the MMD-GAN code base's format), not {arch} "
@@ -137,6 +140,8 @@ def read_official(path: str | Path, arch: str) -> Converted:
         return _read_zip(path, arch, what)
     if not head:
         raise CheckpointError(f"{path}: empty file; expected {what}")
+    if head.startswith(b"\x1f\x8b"):
+        raise tfhub.archive_refusal(path, what)
     obj = read_pickle(path, what)
     family = _pickle_family(path, obj, what)
     if family == "stylegan2-ada-pytorch" and arch == "stylegan2" or family == arch:

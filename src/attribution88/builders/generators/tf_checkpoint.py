@@ -144,19 +144,52 @@ def checkpoint_prefix(path: Path) -> Path | None:
     return None
 
 
-def read_checkpoint(prefix: Path, what: str) -> dict[str, np.ndarray]:
-    """Every tensor of the checkpoint ``prefix`` by name. `CheckpointError` (one line) for a
-    missing, truncated or malformed file."""
+def _index(prefix: Path, what: str) -> tuple[Path, int, list[tuple[str, str, list[int], int, int, int]]]:
+    """The index of checkpoint ``prefix``: its path, its number of data shards and, per numeric
+    tensor, (name, dtype, shape, shard, offset, size). Raises `_Bad` for a malformed index."""
     index_path = prefix.with_name(prefix.name + ".index")
     if not index_path.is_file():
         raise CheckpointError(f"{index_path}: no such file (the index of TensorFlow checkpoint {prefix}); "
                               f"expected {what}")
+    entries = _entries(index_path.read_bytes())
+    header = dict((n, v) for n, _, v in _fields(entries.pop("", b"")))
+    shards = int(header.get(1, 1))
+    if header.get(2, 0) != 0:
+        raise _Bad("big-endian tensors")
+    tensors = []
+    for name, value in entries.items():
+        fields = _fields(value)
+        get = {n: v for n, _, v in fields}
+        if any(n == 7 for n, _, _ in fields):
+            raise _Bad(f"tensor {name!r} is stored in slices (partitioned variables)")
+        dtype = _DTYPES.get(int(get.get(1, 0)))
+        if dtype is None:
+            continue  # strings, resources: not a generator weight
+        shape = [int(dict((n, v) for n, _, v in _fields(d)).get(1, 0))
+                 for n, _, d in _fields(get.get(2, b"")) if n == 2]
+        tensors.append((name, dtype, shape, int(get.get(3, 0)), int(get.get(4, 0)), int(get.get(5, 0))))
+    return index_path, shards, tensors
+
+
+def _unreadable(prefix: Path, what: str, e: _Bad) -> CheckpointError:
+    index_path = prefix.with_name(prefix.name + ".index")
+    return CheckpointError(f"{index_path}: not a readable TensorFlow checkpoint: {e}; expected {what}")
+
+
+def list_checkpoint(prefix: Path, what: str) -> dict[str, tuple[int, ...]]:
+    """The shape of every numeric tensor of the checkpoint ``prefix`` by name, read from its
+    index alone. `CheckpointError` (one line) for a missing or malformed index."""
     try:
-        entries = _entries(index_path.read_bytes())
-        header = dict((n, v) for n, _, v in _fields(entries.pop("", b"")))
-        shards = int(header.get(1, 1))
-        if header.get(2, 0) != 0:
-            raise _Bad("big-endian tensors")
+        return {name: tuple(shape) for name, _, shape, _, _, _ in _index(prefix, what)[2]}
+    except _Bad as e:
+        raise _unreadable(prefix, what, e) from None
+
+
+def read_checkpoint(prefix: Path, what: str) -> dict[str, np.ndarray]:
+    """Every tensor of the checkpoint ``prefix`` by name. `CheckpointError` (one line) for a
+    missing, truncated or malformed file."""
+    try:
+        _, shards, entries = _index(prefix, what)
         data_files = [prefix.with_name(f"{prefix.name}.data-{i:05d}-of-{shards:05d}") for i in range(shards)]
         for f in data_files:
             if not f.is_file():
@@ -164,17 +197,7 @@ def read_checkpoint(prefix: Path, what: str) -> dict[str, np.ndarray]:
                                       f"expected {what}")
         sizes = [f.stat().st_size for f in data_files]
         tensors = {}
-        for name, value in entries.items():
-            fields = _fields(value)
-            get = {n: v for n, _, v in fields}
-            if any(n == 7 for n, _, _ in fields):
-                raise _Bad(f"tensor {name!r} is stored in slices (partitioned variables)")
-            dtype = _DTYPES.get(int(get.get(1, 0)))
-            if dtype is None:
-                continue  # strings, resources: not a generator weight
-            shape = [int(dict((n, v) for n, _, v in _fields(d)).get(1, 0))
-                     for n, _, d in _fields(get.get(2, b"")) if n == 2]
-            shard, offset, size = int(get.get(3, 0)), int(get.get(4, 0)), int(get.get(5, 0))
+        for name, dtype, shape, shard, offset, size in entries:
             count = int(np.prod(shape, dtype=np.int64)) if shape else 1
             if shard >= shards or size != count * np.dtype(dtype).itemsize or size > MAX_TENSOR_BYTES \
                     or offset + size > sizes[shard]:
@@ -186,4 +209,4 @@ def read_checkpoint(prefix: Path, what: str) -> dict[str, np.ndarray]:
             tensors[name] = np.frombuffer(raw, dtype).reshape(shape).astype(np.dtype(dtype).newbyteorder("="))
         return tensors
     except _Bad as e:
-        raise CheckpointError(f"{index_path}: not a readable TensorFlow checkpoint: {e}; expected {what}") from None
+        raise _unreadable(prefix, what, e) from None
