@@ -76,3 +76,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def relabel_metrics(monkeypatch):
+    """``relabel_metrics(key, ..., **changes)``: replace entries of the metric table for the
+    test (label ``lbl-KEY``, short label ``Sh-KEY``, then ``changes``), to see which output
+    takes what from it. Returns the new entries."""
+    import dataclasses
+
+    from attribution88.eval import metric_table
+
+    def relabel(*keys: str, **changes):
+        out = {}
+        for k in keys:
+            out[k] = dataclasses.replace(metric_table.METRICS[k], label=f"lbl-{k}", short=f"Sh-{k}", **changes)
+            monkeypatch.setitem(metric_table.METRICS, k, out[k])
+        return out
+
+    return relabel

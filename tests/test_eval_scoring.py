@@ -3,6 +3,7 @@ against scikit-learn; and the results record's versioning."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -12,9 +13,13 @@ import pytest
 from sklearn import metrics as skm
 
 from attribution88.errors import ResultsFormatError, SubmissionError
+from attribution88.eval import metric_table as mt
+from attribution88.eval.compare import compare_submissions
+from attribution88.eval.report import render, render_compare
 from attribution88.eval.results import (
     SCHEMA_VERSION,
     CompareResult,
+    EpsResult,
     Estimate,
     ScoreResult,
     read_results,
@@ -249,3 +254,57 @@ def test_wrong_document_kind_is_refused(tmp_path):
     (tmp_path / "x.json").write_text("[1, 2]")
     with pytest.raises(ResultsFormatError):
         read_results(tmp_path / "x.json")
+
+
+# -- the table of metrics: what the scorer writes, where the report and plots take labels ------
+@pytest.fixture(scope="module")
+def full_result():
+    """A result with every metric the scorer writes: predictions, scores and fake_score."""
+    truth = make_truth(600, seed=3)
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(K), truth.n)
+    probs[np.arange(truth.n), truth.source] += 0.5
+    probs /= probs.sum(1, keepdims=True)
+    sub = submission(truth, pred=probs.argmax(1), scores=probs, kind="probs", fake=1 - probs[:, 0])
+    return truth, sub, score(sub, truth, resamples=20)
+
+
+def test_every_metric_the_scorer_writes_has_an_entry_of_its_scope(full_result):
+    truth, sub, result = full_result
+    group = {m.key for m in mt.of_scope("group")}
+    written = set(result.metrics) | {k for gs in result.breakdowns.values() for g in gs for k in g.metrics}
+    assert written == group
+    assert {k for m in result.overall.per_source.values() for k in m} == {m.key for m in mt.of_scope("source")}
+    adversarial = {f.name for f in dataclasses.fields(EpsResult)} - {"eps"}
+    assert adversarial == {m.key for m in mt.of_scope("adversarial")}
+    assert set(compare_submissions(sub, sub, truth, resamples=0).differences) == group
+    for m in mt.METRICS.values():
+        assert m.label and m.short and m.lo < m.hi and m.scope in mt.SCOPES
+    for k, e in result.metrics.items():
+        assert mt.METRICS[k].in_bounds(e.value), k
+
+
+def test_the_report_takes_its_labels_from_the_table(full_result, relabel_metrics):
+    truth, sub, result = full_result
+    assert "Attr. acc" in render(result) and "attribution accuracy" in render(result)
+    relabel_metrics("attribution_accuracy", "nmi", "recall", "auc")
+    text = render(result)
+    assert "lbl-attribution_accuracy" in text and "lbl-nmi" in text  # overall table: labels
+    assert "Sh-attribution_accuracy" in text and "Sh-nmi" in text  # breakdown headers: short labels
+    assert "Sh-recall" in text and "Sh-auc" in text  # per-source header
+    assert "attribution accuracy" not in text and "Attr. acc" not in text
+    compared = render_compare(compare_submissions(sub, sub, truth, resamples=0))
+    assert "lbl-attribution_accuracy" in compared and "attribution accuracy" not in compared
+
+
+def test_the_plots_take_labels_and_bounds_from_the_table(full_result, relabel_metrics):
+    pytest.importorskip("matplotlib")
+    from attribution88.eval.plots import confusion_figure, robustness_figure
+
+    relabel_metrics("attribution_accuracy")
+    relabel_metrics("detection_accuracy", lo=0.5)
+    result = full_result[2]
+    assert "lbl-attribution_accuracy" in confusion_figure(result).axes[0].get_title()
+    heat = {ax.get_title().split("\n")[0]: ax for ax in robustness_figure(result).axes if ax.images}
+    assert set(heat) == {"lbl-attribution_accuracy", "lbl-detection_accuracy"}
+    assert heat["lbl-detection_accuracy"].images[0].get_clim() == (0.5, 1.0)

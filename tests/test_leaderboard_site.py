@@ -22,9 +22,10 @@ import pytest
 
 from attribution88.cli import main
 from attribution88.errors import UsageError
+from attribution88.eval.metric_table import Estimate
 from attribution88.format.reader import read_table
 from attribution88.leaderboard import add_results, load_records
-from attribution88.leaderboard.records import Metric, Record, default_records_dir
+from attribution88.leaderboard.records import Record, default_records_dir
 from attribution88.leaderboard.site import CSP, MARKER, render_site, write_site
 
 PAYLOAD_NAME = ('<script>window.__pwned=1;alert("name")</script><img src=x '
@@ -129,7 +130,7 @@ def test_hostile_strings_are_text_and_bad_links_are_dropped(site, store):
     assert 'href="https://example.org/&#34;&gt;&lt;script&gt;alert(&#34;url&#34;)&lt;/script&gt;"' in entry
     assert "&lt;b onmouseover=alert(3)&gt;bold&lt;/b&gt; ]]&gt; {{ 7*7 }} {% raw %}" in entry  # not a template
     # A record that never passed validation (made in code) still gets no javascript: link.
-    bad = Record(name="x", kind="published", date="2022-01-01", metrics={"attribution_accuracy": Metric(0.5)},
+    bad = Record(name="x", kind="published", date="2022-01-01", metrics={"attribution_accuracy": Estimate(0.5)},
                  reference={"paper": "p", "url": "javascript:alert(1)"}, data={"set": "test"})
     out = site.parent / "bad-site"
     render_site([bad], out)
@@ -227,8 +228,8 @@ def ten_thousand(tmp_path_factory):
     """10,000 scored entries (half with an Arabic word in the name) rendered into a site:
     (site folder, seconds the rendering took)."""
     records = [Record(name=f"entry {i}" + (" نموذج" if i % 2 else ""), kind="scored", date="2026-01-01",
-                      metrics={"attribution_accuracy": Metric((i * 7919 % 10000) / 10000, 0.0, 1.0),
-                               "nmi": Metric((i * 104729 % 10000) / 10000)},
+                      metrics={"attribution_accuracy": Estimate((i * 7919 % 10000) / 10000, 0.0, 1.0),
+                               "nmi": Estimate((i * 104729 % 10000) / 10000)},
                       data={"fingerprint": "e" * 64, "config": "default", "split": "test"},
                       reference={"url": "https://example.org/" + "x" * (i % 50)})
                for i in range(10_000)]

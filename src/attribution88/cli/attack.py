@@ -53,11 +53,15 @@ def run(args: argparse.Namespace) -> int:
                                progress=not args.quiet)
     print(f"PGD (L-infinity, {report.steps} steps, random start) on {report.n} images of "
           f"{truth.location} ({truth.config}/{truth.split}); model {report.model}")
-    print(f"{'eps':>7}  {'attribution error':>17}  {'95% CI':>16}  {'detection error':>15}")
+    from ..eval.metric_table import METRICS
+
+    attr, det = METRICS["attribution_error"].label, METRICS["detection_error"].label
+    wa, wd = max(len(attr), 6), max(len(det), 6)
+    print(f"{'eps':>7}  {attr:>{wa}}  {'95% CI':>16}  {det:>{wd}}")
     for e in report.per_eps:
         a, d = e.attribution_error, e.detection_error
         ci = f"[{a.low:.4f}, {a.high:.4f}]" if a.low is not None else ""
-        print(f"{e.eps:>4g}/255  {a.value:>17.4f}  {ci:>16}  {d.value:>15.4f}")
+        print(f"{e.eps:>4g}/255  {a.value:>{wa}.4f}  {ci:>16}  {d.value:>{wd}.4f}")
     checks = report.checks
     print(f"checks: eps 0 = clean error ({checks['clean_error']:.4f}): {checks['eps0_equals_clean']}; "
           f"within budget: {checks['within_budget']}; error never falls with eps: {checks['monotone']}")

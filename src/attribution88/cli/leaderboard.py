@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
         return _serve(Path(args.site), args.port)
     records = load_records(directory or default_records_dir())
     if args.action == "list":
-        for r in sorted(records, key=lambda r: (r.data_key, -r.metrics[RANK_BY].value)):
+        from ..eval.metric_table import METRICS
+
+        rank = METRICS[RANK_BY]
+        for r in sorted(records, key=lambda r: (r.data_key, rank.rank_key(r.metrics[RANK_BY].value))):
             print(f"{r.kind:9}  {r.metrics[RANK_BY].value:.4f}  {r.name}  [{r.data_key[:40]}]")
         return 0
     if args.action == "render":

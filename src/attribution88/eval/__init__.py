@@ -7,7 +7,8 @@ The scorer's Python API (imported lazily, so that importing this package costs n
     result.metrics["attribution_accuracy"]          # Estimate(value, low, high)
 
 Modules: `submission` (reading and validating a file), `truth` (ground truth), `join` (ids),
-`metrics` (every metric), `bootstrap` (intervals, paired tests), `breakdown` (groups),
+`metrics` (every metric, computed), `metric_table` (their labels, direction and range, and
+`Estimate`: a value with its interval), `bootstrap` (intervals, paired tests), `breakdown` (groups),
 `scoring` (`score`) and `compare` (`compare_submissions`): the two commands' work, `results` (the versioned record),
 `report` (terminal tables), `plots` (PNG charts). The submission format: the README, "Score".
 """

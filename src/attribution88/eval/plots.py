@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..spec import NO_PERTURBATION, SPEC, Spec
+from .metric_table import METRICS
 from .results import ScoreResult
 
 INSTALL_HINT = "pip install 'attribution88[plots]'"
@@ -55,7 +56,7 @@ def confusion_figure(result: ScoreResult):
             ax.text(j, i, f"{int(counts[i, j]):,}", ha="center", va="center", fontsize=7,
                     color="white" if share[i, j] > 0.5 else "black")
     acc = result.metrics.get("attribution_accuracy")
-    ax.set_title(f"{result.submission.name}: attribution accuracy "
+    ax.set_title(f"{result.submission.name}: {METRICS['attribution_accuracy'].label} "
                  f"{acc.value:.4f}" if acc and acc.value is not None else result.submission.name)
     fig.colorbar(im, ax=ax, label="share of the true source's images")
     return fig
@@ -88,11 +89,11 @@ def robustness_figure(result: ScoreResult, spec: Spec = SPEC):
     fig = Figure(figsize=(15, 7))
     grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.1], wspace=0.45)
     curve = fig.add_subplot(grid[0, 2])
-    for k, (metric, title) in enumerate((("attribution_accuracy", "attribution accuracy"),
-                                         ("detection_accuracy", "detection accuracy"))):
+    for k, metric in enumerate(("attribution_accuracy", "detection_accuracy")):
+        title, (lo, hi) = METRICS[metric].label, METRICS[metric].bounds
         values, counts = _grid(result, metric, spec)
         ax = fig.add_subplot(grid[0, k])
-        ax.imshow(np.ma.masked_invalid(values), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+        ax.imshow(np.ma.masked_invalid(values), cmap="RdYlGn", vmin=lo, vmax=hi, aspect="auto")
         ax.set_xticks(range(len(spec.severities)), [str(s) for s in spec.severities])
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_xlabel("severity")
@@ -142,17 +143,16 @@ def adversarial_figure(report):
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     eps = [e.eps for e in report.per_eps]
-    for key, label, style in (("attribution_error", "attribution error", "o-"),
-                              ("detection_error", "detection error", "s--")):
+    for key, style in (("attribution_error", "o-"), ("detection_error", "s--")):
         values = [getattr(e, key).value for e in report.per_eps]
-        ax.plot(eps, values, style, label=label)
+        ax.plot(eps, values, style, label=METRICS[key].label)
         low = [getattr(e, key).low for e in report.per_eps]
         high = [getattr(e, key).high for e in report.per_eps]
         if all(v is not None for v in low + high):
             ax.fill_between(eps, low, high, alpha=0.2)
     ax.set_xlabel("L-infinity budget eps (x 1/255)")
     ax.set_ylabel("error")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(*METRICS["attribution_error"].bounds)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"PGD, {report.steps} steps, {report.n} images: {report.model}", fontsize=9)

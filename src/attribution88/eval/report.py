@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import math
 
-from .results import (
-    METRIC_NAMES,
-    CompareResult,
-    Estimate,
-    GroupResult,
-    ScoreResult,
-)
+from . import metric_table as mt
+from .results import CompareResult, Estimate, GroupResult, ScoreResult
 
 #: Breakdowns printed by default (the others with ``--all``; every one is in ``--json``).
 DEFAULT_BREAKDOWNS = ("subset", "perturbation", "severity")
-_SHORT = {"detection_accuracy": "det acc", "attribution_accuracy": "attr acc", "nmi": "NMI",
-          "macro_f1": "macro-F1", "detection_auc": "det AUC", "log_loss": "log loss"}
 
 
 def _num(x: float | None, digits: int = 4) -> str:
@@ -64,13 +57,14 @@ def render(result: ScoreResult, breakdowns: tuple[str, ...] | None = DEFAULT_BRE
     lines.append("")
 
     level = f"{boot.level:.0%} CI" if boot.resamples else ""
-    rows = [[METRIC_NAMES.get(m, m), _num(e.value), _ci(e)] for m, e in result.metrics.items()]
+    rows = [[mt.label(m), _num(e.value), _ci(e)] for m, e in result.metrics.items()]
     lines += _table(["metric", "value", level], rows, "lrl")
     lines.append("")
 
     per = result.overall.per_source
     has_auc = any("auc" in m for m in per.values())
-    header = ["source", "recall", level, "precision", "F1"] + (["AUC (LLR)"] if has_auc else [])
+    header = (["source", mt.short("recall"), level, mt.short("precision"), mt.short("f1")]
+              + ([mt.short("auc")] if has_auc else []))
     rows = []
     for name, m in per.items():
         row = [name, _num(m["recall"].value), _ci(m["recall"]), _num(m["precision"].value),
@@ -102,10 +96,10 @@ def render(result: ScoreResult, breakdowns: tuple[str, ...] | None = DEFAULT_BRE
 
 
 def _breakdown(title: str, groups: tuple[GroupResult, ...], with_ci: bool) -> list[str]:
-    metrics = [m for m in _SHORT if any(m in g.metrics for g in groups)]
+    metrics = [m.key for m in mt.of_scope("group") if any(m.key in g.metrics for g in groups)]
     header = [f"by {title}", "n"]
     for m in metrics:
-        header.append(_SHORT[m])
+        header.append(mt.short(m))
         if with_ci and m == "attribution_accuracy":
             header.append("")
     rows = []
@@ -141,7 +135,7 @@ def render_compare(result: CompareResult) -> str:
         p = "-" if d.p_value is None else f"{d.p_value:.3g}"
         if d.mid_p_value is not None:
             p += f" (mid-p {d.mid_p_value:.3g})"
-        rows.append([METRIC_NAMES.get(m, m), _num(d.a), _num(d.b), f"{d.difference:+.4f}"
+        rows.append([mt.label(m), _num(d.a), _num(d.b), f"{d.difference:+.4f}"
                      if d.difference is not None else "-", ci, p, d.test])
     lines += _table(["metric", "A", "B", "A - B", f"{boot.level:.0%} CI", "p-value", "test"],
                     rows, "lrrrlll")

@@ -10,12 +10,13 @@ message. Undefined values (NaN: e.g. the recall of a source absent from a group)
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ResultsFormatError
+from .metric_table import Estimate
+from .metric_table import finite as _num
 from .truth import TruthInfo
 
 #: Layout version of the results document. Bump when a key changes meaning or moves.
@@ -25,48 +26,6 @@ SCHEMA_VERSION = 2
 #: Value of the ``kind`` key of each document.
 SCORE_KIND = "attribution88.score"
 COMPARE_KIND = "attribution88.compare"
-
-#: Scalar metrics, in report order, with their display names.
-METRIC_NAMES: dict[str, str] = {
-    "detection_accuracy": "detection accuracy",
-    "attribution_accuracy": "attribution accuracy",
-    "nmi": "NMI",
-    "macro_f1": "macro-F1",
-    "detection_auc": "detection AUC",
-    "log_loss": "log loss",
-}
-#: Per-source metrics, with their display names.
-SOURCE_METRIC_NAMES: dict[str, str] = {
-    "recall": "recall",
-    "precision": "precision",
-    "f1": "F1",
-    "auc": "AUC (one-vs-rest, of the LLR)",
-}
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A metric's value and its confidence interval (None where undefined or not computed)."""
-
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-
-    def to_dict(self) -> dict:
-        return {"value": _num(self.value), "low": _num(self.low), "high": _num(self.high)}
-
-    @classmethod
-    def from_dict(cls, d: Any) -> Estimate:
-        if d is None or isinstance(d, (int, float)):
-            return cls(_num(d))
-        return cls(_num(d.get("value")), _num(d.get("low")), _num(d.get("high")))
 
 
 def _metrics_to_dict(m: dict[str, Estimate]) -> dict:

@@ -16,7 +16,7 @@ and the browser tests), `hub` (push and pull the records to a Hugging Face datas
 from .add import add_results, record_from_results
 from .board import Table, same_configuration, tables
 from .markdown import render_markdown
-from .records import METRICS, PUBLISHED_SETS, Record, load_records, write_record
+from .records import PUBLISHED_SETS, RECORD_METRICS, Record, load_records, write_record
 
-__all__ = ["METRICS", "PUBLISHED_SETS", "Record", "Table", "add_results", "load_records",
+__all__ = ["PUBLISHED_SETS", "RECORD_METRICS", "Record", "Table", "add_results", "load_records",
            "record_from_results", "render_markdown", "same_configuration", "tables", "write_record"]

@@ -10,7 +10,9 @@ from typing import Any
 
 from attribution88.errors import ResultsFormatError, SpecError, UsageError
 
-from .records import METRICS, Metric, Record, load_records, write_record
+from attribution88.eval.metric_table import Estimate
+
+from .records import RECORD_METRICS, Record, load_records, write_record
 
 
 def record_from_results(results: str | os.PathLike | Any, name: str, *, paper: str = "",
@@ -35,8 +37,7 @@ def record_from_results(results: str | os.PathLike | Any, name: str, *, paper: s
         check_spec_version(truth.spec_version, where)
     except SpecError as e:
         raise ResultsFormatError(str(e)) from None
-    metrics = {k: Metric(e.value, e.low, e.high) for k, e in result.metrics.items()
-               if k in METRICS and e.value is not None}
+    metrics = {k: e for k, e in result.metrics.items() if k in RECORD_METRICS and e.value is not None}
     record = Record(
         name=" ".join(name.split()), kind="scored",
         date=result.scored_at[:10] or date.today().isoformat(), metrics=metrics,
@@ -75,7 +76,7 @@ def add_results(directory: str | os.PathLike, results: str | os.PathLike, name: 
     return record, write_record(directory, record, replace=replace)
 
 
-def _adversarial(path: str | os.PathLike, where: str) -> dict[str, Metric]:
+def _adversarial(path: str | os.PathLike, where: str) -> dict[str, Estimate]:
     """The attribution error per budget of a results document's ``adversarial`` section
     (`attribution88.eval.results.AdversarialReport`, written by `attribution88 attack`), keyed
     as a record's own ``adversarial`` (``"8/255"``); the budget 0 (the clean error) is left out."""
@@ -89,7 +90,6 @@ def _adversarial(path: str | os.PathLike, where: str) -> dict[str, Metric]:
         return {}
     try:
         report = AdversarialReport.from_dict(section)
-        return {f"{e.eps:g}/255": Metric.from_dict(e.attribution_error.to_dict())
-                for e in report.per_eps if e.eps > 0}
+        return {f"{e.eps:g}/255": e.attribution_error for e in report.per_eps if e.eps > 0}
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise ResultsFormatError(f"{where}: malformed adversarial section ({type(e).__name__}: {e})") from None

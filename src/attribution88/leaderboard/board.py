@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .records import METRICS, PUBLISHED_SETS, RANK_BY, Record
+from attribution88.eval.metric_table import METRICS, Estimate
+
+from .records import PUBLISHED_SETS, RANK_BY, RECORD_METRICS, Record
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class Table:
     title: str
     about: str
     rows: tuple[Record, ...]
-    metrics: tuple[str, ...]  # the metrics any row has, in `METRICS` order
+    metrics: tuple[str, ...]  # the metrics any row has, in `RECORD_METRICS` order
 
     @property
     def published(self) -> bool:
@@ -46,17 +48,18 @@ def _describe(key: str, first: Record) -> tuple[str, str]:
 
 def tables(records: list[Record]) -> list[Table]:
     """One table per evaluation data: the published sets first (in `PUBLISHED_SETS` order), then
-    the scored data, each ranked by attribution accuracy (ties by name)."""
+    the scored data, each ranked by `RANK_BY`, best first (ties by name)."""
     groups: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         groups[r.data_key].append(r)
     published = [f"published/{k}" for k in PUBLISHED_SETS]
     order = [k for k in published if k in groups] + sorted(k for k in groups if k not in published)
+    rank = METRICS[RANK_BY]
     out = []
     for key in order:
-        rows = tuple(sorted(groups[key], key=lambda r: (-r.metrics[RANK_BY].value, r.name)))
+        rows = tuple(sorted(groups[key], key=lambda r: (rank.rank_key(r.metrics[RANK_BY].value), r.name)))
         title, about = _describe(key, rows[0])
-        used = tuple(k for k in METRICS if any(k in r.metrics for r in rows))
+        used = tuple(k for k in RECORD_METRICS if any(k in r.metrics for r in rows))
         out.append(Table(key, title, about, rows, used))
     return out
 
@@ -79,3 +82,13 @@ def same_configuration(records: list[Record]) -> list[tuple[str, tuple[Record, .
                                                r.date, r.name))
             out.append((config, tuple(rows)))
     return out
+
+
+def figures(m: Estimate | None) -> tuple[str, str, str] | None:
+    """How the board writes a figure: (value, low, high), the value to 4 decimals, the interval's
+    ends to 3 (empty when it has none); None when there is no value."""
+    if m is None or m.value is None:
+        return None
+    if m.low is None or m.high is None:
+        return f"{m.value:.4f}", "", ""
+    return f"{m.value:.4f}", f"{m.low:.3f}", f"{m.high:.3f}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from attribution88.eval.metric_table import MetricInfo
 from attribution88.spec import NO_PERTURBATION, SPEC, Spec
 
 _LIGHT, _DARK = (247, 251, 255), (8, 48, 107)
@@ -84,17 +85,29 @@ def confusion_chart(labels: list[str], counts: list[list[int]]) -> Chart:
     return chart
 
 
-def robustness_charts(groups: dict[str, tuple[int, float | None]], spec: Spec = SPEC) -> list[Chart]:
-    """From ``{"perturbation/severity" or "none": (images, attribution accuracy)}``: a heat map
-    per perturbation (rows; unseen ones starred) and severity (columns), and the accuracy per
-    severity averaged over the seen and over the unseen perturbations (weighted by images),
-    against the clean images' accuracy. Empty when the results have no such breakdown."""
+def _share(metric: MetricInfo, v: float) -> float:
+    """Where ``v`` lies in the metric's range (its bounds 0 and 1)."""
+    return (v - metric.lo) / (metric.hi - metric.lo)
+
+
+def _ticks(metric: MetricInfo) -> list[tuple[float, str]]:
+    """(share, text) of the y axis ticks: the range in quarters."""
+    return [(t, f"{metric.lo + t * (metric.hi - metric.lo):.2f}") for t in (0, 0.25, 0.5, 0.75, 1.0)]
+
+
+def robustness_charts(groups: dict[str, tuple[int, float | None]], metric: MetricInfo,
+                      spec: Spec = SPEC) -> list[Chart]:
+    """From ``{"perturbation/severity" or "none": (images, value of metric)}`` (a metric with
+    finite bounds): a heat map per perturbation (rows; unseen ones starred) and severity
+    (columns), and the metric per severity averaged over the seen and over the unseen
+    perturbations (weighted by images), against the clean images' value. Empty when the results
+    have no such breakdown."""
     if not any("/" in g for g in groups):
         return []
     sev = list(spec.severities)
     cell_w, cell_h, left, top = 52, 20, 150, 40
     heat = Chart(left + cell_w * len(sev) + 8, top + cell_h * len(spec.perturbations) + 8,
-                 "Attribution accuracy per perturbation and severity (* unseen in training)")
+                 f"{metric.capitalized} per perturbation and severity (* unseen in training)")
     heat.labels.append(Label(left + cell_w * len(sev) / 2, 12, "severity"))
     for j, s in enumerate(sev):
         heat.labels.append(Label(left + cell_w * j + cell_w / 2, top - 8, str(s)))
@@ -107,20 +120,20 @@ def robustness_charts(groups: dict[str, tuple[int, float | None]], spec: Spec = 
                 heat.boxes.append(Box(left + cell_w * j, y, cell_w, cell_h, "#eeeeee", "",
                                       False, f"{p.name}, severity {s}: no images"))
             else:
-                heat.boxes.append(Box(left + cell_w * j, y, cell_w, cell_h, ramp(acc), f"{acc:.2f}",
-                                      acc > 0.5, f"{p.name}, severity {s}: {acc:.4f} on {n:,} images"))
+                heat.boxes.append(Box(left + cell_w * j, y, cell_w, cell_h, ramp(_share(metric, acc)), f"{acc:.2f}",
+                                      _share(metric, acc) > 0.5, f"{p.name}, severity {s}: {acc:.4f} on {n:,} images"))
 
     w, h, left, top, bottom = 420, 260, 48, 16, 40
     plot_w, plot_h = w - left - 16, h - top - bottom
-    curve = Chart(w, h, "Attribution accuracy per severity, mean over the seen and over the unseen "
+    curve = Chart(w, h, f"{metric.capitalized} per severity, mean over the seen and over the unseen "
                         "perturbations (weighted by images); dotted: clean images")
 
     def xy(s: float, v: float) -> tuple[float, float]:
-        return (left + plot_w * (s - sev[0]) / max(sev[-1] - sev[0], 1), top + plot_h * (1 - v))
+        return (left + plot_w * (s - sev[0]) / max(sev[-1] - sev[0], 1), top + plot_h * (1 - _share(metric, v)))
 
     curve.axes += [(left, top, left, top + plot_h), (left, top + plot_h, left + plot_w, top + plot_h)]
-    for v in (0, 0.25, 0.5, 0.75, 1.0):
-        curve.labels.append(Label(left - 6, xy(sev[0], v)[1] + 4, f"{v:.2f}", "end"))
+    for t, text in _ticks(metric):
+        curve.labels.append(Label(left - 6, top + plot_h * (1 - t) + 4, text, "end"))
     for s in sev:
         curve.labels.append(Label(xy(s, 0)[0], top + plot_h + 16, str(s)))
     curve.labels.append(Label(left + plot_w / 2, h - 6, "severity"))
@@ -147,27 +160,28 @@ def robustness_charts(groups: dict[str, tuple[int, float | None]], spec: Spec = 
     return [heat, curve]
 
 
-def adversarial_chart(errors: list[tuple[str, float]]) -> Chart:
-    """Attribution error (0..1) against the L-infinity budget (eps in 1/255, x linear)."""
+def adversarial_chart(errors: list[tuple[str, float]], metric: MetricInfo) -> Chart:
+    """``metric`` (finite bounds) against the L-infinity budget (eps in 1/255, x linear), from
+    (budget, value) pairs."""
     from .records import eps_value
 
     w, h, left, top, bottom = 420, 240, 48, 16, 40
     plot_w, plot_h = w - left - 16, h - top - bottom
     eps = [eps_value(e) * 255 for e, _ in errors]
     hi = max(eps) if eps else 1.0
-    chart = Chart(w, h, "Attribution error under adversarial attack against the budget eps (lower is better)")
+    chart = Chart(w, h, f"{metric.capitalized} under adversarial attack against the budget eps ({metric.direction})")
 
     def xy(e: float, v: float) -> tuple[float, float]:
-        return left + plot_w * e / hi, top + plot_h * (1 - v)
+        return left + plot_w * e / hi, top + plot_h * (1 - _share(metric, v))
 
     chart.axes += [(left, top, left, top + plot_h), (left, top + plot_h, left + plot_w, top + plot_h)]
-    for v in (0, 0.25, 0.5, 0.75, 1.0):
-        chart.labels.append(Label(left - 6, xy(0, v)[1] + 4, f"{v:.2f}", "end"))
+    for t, text in _ticks(metric):
+        chart.labels.append(Label(left - 6, top + plot_h * (1 - t) + 4, text, "end"))
     for (label, _), e in zip(errors, eps):
         chart.labels.append(Label(xy(e, 0)[0], top + plot_h + 16, f"{e:g}"))
     chart.labels.append(Label(left + plot_w / 2, h - 6, "eps (1/255)"))
     pts = [xy(e, v) for e, (_, v) in zip(eps, errors)]
-    chart.lines.append(Line(" ".join(f"{x:.1f},{y:.1f}" for x, y in pts), "seen", "attribution error",
+    chart.lines.append(Line(" ".join(f"{x:.1f},{y:.1f}" for x, y in pts), "seen", metric.label,
                             tuple((round(x, 1), round(y, 1), f"eps {label}: {v:.4f}")
                                   for (x, y), (label, v) in zip(pts, errors))))
     return chart

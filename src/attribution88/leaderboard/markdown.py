@@ -3,10 +3,12 @@ records."""
 
 from __future__ import annotations
 
-from .board import same_configuration, tables
-from .records import METRICS, Metric, Record
+from attribution88.eval.metric_table import METRICS, Estimate
 
-INTRO = ("Ranked by attribution accuracy (8-way: real + 7 GAN architectures). Tables never mix "
+from .board import figures, same_configuration, tables
+from .records import ADVERSARIAL_METRIC, RANK_BY, RECORD_METRICS, Record
+
+INTRO = ("Ranked by {rank} (8-way: real + 7 GAN architectures). Tables never mix "
          "data: figures published in the RepMix paper (on the official release's test set, its "
          "\"1 Sem., Clean\" control set and its ablation study's set), and figures scored by "
          "`attribution88 score` on a dataset identified by its fingerprint, are ranked "
@@ -15,12 +17,12 @@ INTRO = ("Ranked by attribution accuracy (8-way: real + 7 GAN architectures). Ta
          "over images, where the scorer computed them.")
 
 
-def _cell(m: Metric | None) -> str:
-    if m is None:
+def _cell(m: Estimate | None) -> str:
+    f = figures(m)
+    if f is None:
         return "-"
-    if m.low is None or m.high is None:
-        return f"{m.value:.4f}"
-    return f"{m.value:.4f} [{m.low:.3f}, {m.high:.3f}]"
+    value, low, high = f
+    return f"{value} [{low}, {high}]" if low else value
 
 
 def _text(s: str) -> str:
@@ -48,15 +50,17 @@ def render_markdown(records: list[Record]) -> str:
     """The leaderboard page: one table per evaluation data, ranked by attribution accuracy; the
     adversarial errors where published; published rows beside the scored runs of the same
     configuration."""
-    parts = ["# Attribution88 leaderboard", INTRO]
+    parts = ["# Attribution88 leaderboard", INTRO.format(rank=METRICS[RANK_BY].label)]
+    adversarial = METRICS[ADVERSARIAL_METRIC]
     for t in tables(records):
-        body = _table(["#", "method", *[METRICS[k] for k in t.metrics], "reference", "date"],
+        body = _table(["#", "method", *[METRICS[k].short for k in t.metrics], "reference", "date"],
                       [[str(i), _text(r.name), *[_cell(r.metrics.get(k)) for k in t.metrics],
                         _reference(r), r.date] for i, r in enumerate(t.rows, 1)])
         section = [f"## {_text(t.title)}", _text(t.about) + ".", body]
         if t.adversarial_budgets:
             rows = [r for r in t.rows if r.adversarial]
-            section += ["Attribution error under adversarial attack (L-infinity budget eps; lower is better):",
+            section += [f"{adversarial.capitalized} under adversarial attack (L-infinity budget eps; "
+                        f"{adversarial.direction}):",
                         _table(["method", *[f"eps {e}" for e in t.adversarial_budgets]],
                                [[_text(r.name), *[_cell(r.adversarial.get(e)) for e in t.adversarial_budgets]]
                                 for r in rows])]
@@ -68,9 +72,9 @@ def render_markdown(records: list[Record]) -> str:
         section = ["## Published figures beside scored runs of the same configuration",
                    "Same model configuration, different data: shown side by side, not ranked."]
         for config, rows in pairs:
-            used = [k for k in METRICS if any(k in r.metrics for r in rows)]
+            used = [k for k in RECORD_METRICS if any(k in r.metrics for r in rows)]
             section += [f"### `{config}`",
-                        _table(["method", "evaluated on", *[METRICS[k] for k in used]],
+                        _table(["method", "evaluated on", *[METRICS[k].short for k in used]],
                                [[_text(r.name), _text(r.published_set.title if r.published_set else
                                                       f"scored on {str(r.data.get('fingerprint'))[:12]} "
                                                       f"({r.data.get('config')}/{r.data.get('split')})"),

@@ -20,22 +20,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from attribution88.errors import ResultsFormatError, UsageError
+from attribution88.eval.metric_table import METRICS, Estimate
 
 #: Layout version of a record. Bump when a key changes meaning or moves.
 #: 2: `configuration`, `adversarial`, `results` (a scored entry's whole results document), and
 #: `data.set` for published records (1 had one published set, the Attribution88 test set, which
 #: version-1 records are read as).
 SCHEMA_VERSION = 2
-#: Metrics a record may carry, in display order, with their headers; higher is better except
-#: for log loss.
-METRICS: dict[str, str] = {
-    "attribution_accuracy": "Attr. acc",
-    "nmi": "Attr. NMI",
-    "detection_accuracy": "Det. acc",
-    "macro_f1": "Macro-F1",
-    "detection_auc": "Det. AUC",
-    "log_loss": "Log loss",
-}
+#: Metrics a record may carry, in the board's column order (labels, direction and range:
+#: `attribution88.eval.metric_table`).
+RECORD_METRICS = ("attribution_accuracy", "nmi", "detection_accuracy", "macro_f1", "detection_auc", "log_loss")
+#: The metric of a record's ``adversarial`` figures, by budget.
+ADVERSARIAL_METRIC = "attribution_error"
 KINDS = ("published", "scored")
 
 
@@ -81,28 +77,13 @@ def eps_value(label: str) -> float:
 
 
 @dataclass(frozen=True)
-class Metric:
-    value: float
-    low: float | None = None
-    high: float | None = None
-
-    def to_dict(self) -> dict:
-        return {"value": self.value, "low": self.low, "high": self.high}
-
-    @classmethod
-    def from_dict(cls, m: Any) -> Metric:
-        m = m if isinstance(m, dict) else {"value": m}
-        return cls(float(m["value"]), _opt(m.get("low")), _opt(m.get("high")))
-
-
-@dataclass(frozen=True)
 class Record:
     """One leaderboard entry: a method's figures on one evaluation set."""
 
     name: str
     kind: str  # "published" or "scored"
     date: str  # ISO date: of the paper (published) or of the scoring (scored)
-    metrics: dict[str, Metric]
+    metrics: dict[str, Estimate]
     reference: dict[str, str] = field(default_factory=dict)  # paper, url
     data: dict[str, Any] = field(default_factory=dict)  # what it was evaluated on
     source: str = ""  # where the numbers come from
@@ -110,8 +91,8 @@ class Record:
     #: the model configuration (see `_CONFIGURATION`): published rows and scored runs of the
     #: same configuration are shown side by side (never ranked together)
     configuration: str = ""
-    #: attribution error under adversarial attack, by L-infinity budget ("8/255")
-    adversarial: dict[str, Metric] = field(default_factory=dict)
+    #: `ADVERSARIAL_METRIC` under adversarial attack, by L-infinity budget ("8/255")
+    adversarial: dict[str, Estimate] = field(default_factory=dict)
     #: a scored entry's results document, as `attribution88 score --json` wrote it (breakdowns,
     #: confusion matrix, per-source metrics: what its page shows)
     results: dict[str, Any] = field(default_factory=dict)
@@ -140,7 +121,7 @@ class Record:
             return f"published/{self.data.get('set')}"
         return f"{self.data.get('fingerprint')}/{self.data.get('config')}/{self.data.get('split')}"
 
-    def adversarial_by_eps(self) -> list[tuple[str, Metric]]:
+    def adversarial_by_eps(self) -> list[tuple[str, Estimate]]:
         return sorted(self.adversarial.items(), key=lambda kv: eps_value(kv[0]))
 
     def to_dict(self) -> dict:
@@ -149,7 +130,7 @@ class Record:
              "reference": dict(self.reference), "data": dict(self.data),
              "metrics": {k: m.to_dict() for k, m in self.metrics.items()}}
         if self.adversarial:
-            d["adversarial"] = {"attribution_error": {k: m.to_dict() for k, m in self.adversarial_by_eps()}}
+            d["adversarial"] = {ADVERSARIAL_METRIC: {k: m.to_dict() for k, m in self.adversarial_by_eps()}}
         d.update(source=self.source, notes=self.notes)
         if self.results:
             d["results"] = self.results
@@ -166,16 +147,12 @@ class Record:
             raise ResultsFormatError(f"{where}: schema_version {version} is newer than this "
                                      f"attribution88 reads ({SCHEMA_VERSION}); upgrade attribution88")
         try:
-            metrics = {}
-            for k, m in (d.get("metrics") or {}).items():
-                if k not in METRICS:
-                    raise ResultsFormatError(f"{where}: unknown metric {k!r} (known: {', '.join(METRICS)})")
-                metrics[k] = Metric.from_dict(m)
+            metrics = {str(k): Estimate.from_dict(m) for k, m in (d.get("metrics") or {}).items()}
             data = dict(d.get("data") or {})
             if version == 1 and d.get("kind") == "published":
                 data.setdefault("set", "test")  # version 1 knew one published set
-            adversarial = {str(k): Metric.from_dict(m) for k, m in
-                           ((d.get("adversarial") or {}).get("attribution_error") or {}).items()}
+            adversarial = {str(k): Estimate.from_dict(m) for k, m in
+                           ((d.get("adversarial") or {}).get(ADVERSARIAL_METRIC) or {}).items()}
             results = d.get("results") or {}
             if not isinstance(results, dict) or results and results.get("kind") != "attribution88.score":
                 raise ResultsFormatError(f"{where}: 'results' is not the document of `attribution88 score`")
@@ -203,11 +180,17 @@ class Record:
             problems.append(f"date {self.date!r} is not an ISO date (YYYY-MM-DD)")
         if RANK_BY not in self.metrics:
             problems.append(f"no {RANK_BY} (the ranking metric)")
-        for k, m in [*self.metrics.items(), *(("adversarial " + e, m) for e, m in self.adversarial.items())]:
-            upper = None if k == "log_loss" else 1.0
+        unknown = [k for k in self.metrics if k not in RECORD_METRICS]
+        if unknown:
+            problems.append(f"unknown metric {', '.join(map(repr, unknown))} (known: {', '.join(RECORD_METRICS)})")
+        figures = [*((k, METRICS[k], m) for k, m in self.metrics.items() if k in RECORD_METRICS),
+                   *((f"adversarial {e}", METRICS[ADVERSARIAL_METRIC], m) for e, m in self.adversarial.items())]
+        for k, info, m in figures:
+            if m.value is None:
+                problems.append(f"{k}: no value")
             for label, v in (("value", m.value), ("low", m.low), ("high", m.high)):
-                if v is not None and (v != v or v < 0 or (upper is not None and v > upper)):
-                    problems.append(f"{k} {label} {v} out of range")
+                if v is not None and not info.in_bounds(v):  # NaN is in no range
+                    problems.append(f"{k} {label} {v} out of range [{info.lo:g}, {info.hi:g}]")
             # A bias-corrected bootstrap interval may leave out the estimate itself (NMI near 0,
             # whose plug-in estimate every resample exceeds), so only its order is checked.
             if m.low is not None and m.high is not None and not m.low <= m.high:
@@ -242,10 +225,6 @@ def safe_url(url: str | None) -> str | None:
     except ValueError:
         return None
     return url if parts.scheme in ("http", "https") and parts.netloc else None
-
-
-def _opt(x: Any) -> float | None:
-    return None if x is None else float(x)
 
 
 def default_records_dir() -> Path:

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from attribution88.errors import UsageError
+from attribution88.eval.metric_table import METRICS, of_scope, short
 
-from .board import Table, same_configuration, tables
+from .board import Table, figures, same_configuration, tables
 from .charts import Chart, adversarial_chart, confusion_chart, robustness_charts
 from .markdown import render_markdown
-from .records import METRICS, PUBLISHED_SETS, Record, safe_url
+from .records import ADVERSARIAL_METRIC, PUBLISHED_SETS, RANK_BY, RECORD_METRICS, Record, safe_url
 
 #: The policy of every page: nothing but the site's own style sheet and script; no inline
 #: script, no inline style, no requests (fetch, images, fonts, frames) anywhere.
@@ -59,10 +60,11 @@ class Cell:
 
 
 def _cell(m: Any) -> Cell:
-    if m is None or m.value is None:
+    f = figures(m)
+    if f is None:
         return Cell("–", "", "")
-    interval = f"{m.low:.3f}–{m.high:.3f}" if m.low is not None and m.high is not None else ""
-    return Cell(f"{m.value:.4f}", interval, repr(float(m.value)))
+    value, low, high = f
+    return Cell(value, f"{low}–{high}" if low else "", repr(float(m.value)))
 
 
 def _results(record: Record):
@@ -74,7 +76,7 @@ def _results(record: Record):
     return ScoreResult.from_dict(record.results)
 
 
-def _group(result, breakdown: str, name: str, metric: str = "attribution_accuracy"):
+def _group(result, breakdown: str, name: str, metric: str = RANK_BY):
     if result is None:
         return None
     for g in result.breakdowns.get(breakdown, ()):
@@ -83,19 +85,18 @@ def _group(result, breakdown: str, name: str, metric: str = "attribution_accurac
     return None
 
 
-_ACC = "attribution accuracy on "
-#: Breakdown columns: (key, label, view, tooltip, breakdown, group).
+#: Breakdown columns, each the `RANK_BY` metric on a group: (key, label, view, the images, breakdown, group).
 _BREAKDOWN_COLUMNS = (
-    ("seen_semantics", "Seen sem.", "semantics", _ACC + "the 6 seen semantics, clean or seen perturbations (test_seen)",
+    ("seen_semantics", "Seen sem.", "semantics", "the 6 seen semantics, clean or seen perturbations (test_seen)",
      "subset", "test_seen"),
     ("unseen_semantics", "Unseen sem.", "semantics",
-     _ACC + "the 5 semantics absent from training, clean or seen perturbations (test_unseen_semantics)",
+     "the 5 semantics absent from training, clean or seen perturbations (test_unseen_semantics)",
      "subset", "test_unseen_semantics"),
-    ("clean", "Clean", "perturbations", _ACC + "clean images of the seen semantics", "test_group", "seen_sem-clean"),
-    ("seen_pert", "Seen pert.", "perturbations", _ACC + "the seen semantics under the 15 seen perturbations",
+    ("clean", "Clean", "perturbations", "clean images of the seen semantics", "test_group", "seen_sem-clean"),
+    ("seen_pert", "Seen pert.", "perturbations", "the seen semantics under the 15 seen perturbations",
      "test_group", "seen_sem-seen_pert"),
     ("unseen_pert", "Unseen pert.", "perturbations",
-     _ACC + "the seen semantics under the 4 perturbations absent from training", "test_group", "seen_sem-unseen_pert"),
+     "the seen semantics under the 4 perturbations absent from training", "test_group", "seen_sem-unseen_pert"),
 )
 _MAIN_METRICS = ("detection_accuracy", "attribution_accuracy", "nmi", "macro_f1")
 
@@ -120,17 +121,18 @@ class Board:
 def _board(t: Table, anchor: str, slugs: dict[int, str]) -> Board:
     results = {id(r): _results(r) for r in t.rows}
     main = [k for k in _MAIN_METRICS if k in t.metrics or not t.published]  # the paper's: what it has
-    columns = [Column(k, METRICS[k], "overview", f"{METRICS[k]}, with its 95% interval where computed")
-               for k in main]
+    columns = [Column(k, METRICS[k].short, "overview", f"{METRICS[k].short}, with its 95% interval where computed",
+                      lower_is_better=not METRICS[k].higher_is_better) for k in main]
     getters = [lambda r, k=k: r.metrics.get(k) for k in main]
-    for key, label, view, title, bd, group in _BREAKDOWN_COLUMNS:
+    for key, label, view, images, bd, group in _BREAKDOWN_COLUMNS:
         if any(_group(results[id(r)], bd, group) is not None for r in t.rows):
-            columns.append(Column(key, label, view, title))
+            columns.append(Column(key, label, view, f"{METRICS[RANK_BY].label} on {images}"))
             getters.append(lambda r, bd=bd, group=group: _group(results[id(r)], bd, group))
+    adversarial = METRICS[ADVERSARIAL_METRIC]
     for eps in t.adversarial_budgets:
         columns.append(Column(f"adv-{eps}", f"ε {eps}", "adversarial",
-                              f"attribution error under adversarial attack, L-infinity budget {eps} "
-                              "(lower is better)", lower_is_better=True))
+                              f"{adversarial.label} under adversarial attack, L-infinity budget {eps} "
+                              f"({adversarial.direction})", lower_is_better=not adversarial.higher_is_better))
         getters.append(lambda r, eps=eps: r.adversarial.get(eps))
     rows = [Row(r, slugs[id(r)], None if t.published else i,
                 [_cell(g(r)) for g in getters]) for i, r in enumerate(t.rows, 1)]
@@ -145,7 +147,8 @@ def _environment():
     env = jinja2.Environment(loader=jinja2.PackageLoader("attribution88.leaderboard", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(csp=CSP, safe_url=safe_url, cell=_cell, METRICS=METRICS, PUBLISHED_SETS=PUBLISHED_SETS)
+    env.globals.update(csp=CSP, safe_url=safe_url, cell=_cell, METRICS=METRICS, MAIN_METRICS=_MAIN_METRICS,
+                       RANK_BY=RANK_BY, ADVERSARIAL_METRIC=ADVERSARIAL_METRIC, PUBLISHED_SETS=PUBLISHED_SETS)
     return env
 
 
@@ -202,25 +205,23 @@ def _entry_context(r: Record, slug: str, by_configuration: dict[str, list[Record
     if result is not None:
         if result.confusion.counts:
             confusion = confusion_chart(list(result.confusion.labels), [list(c) for c in result.confusion.counts])
-        groups = {g.name: (g.n, g.metrics["attribution_accuracy"].value if "attribution_accuracy" in g.metrics else None)
+        groups = {g.name: (g.n, g.metrics[RANK_BY].value if RANK_BY in g.metrics else None)
                   for g in result.breakdowns.get("perturbation_severity", ())}
-        charts = robustness_charts(groups)
-        from attribution88.eval.results import METRIC_NAMES, SOURCE_METRIC_NAMES
-
-        src_keys = [k for k in SOURCE_METRIC_NAMES if any(k in m for m in result.overall.per_source.values())]
-        per_source = ([SOURCE_METRIC_NAMES[k] for k in src_keys],
+        charts = robustness_charts(groups, METRICS[RANK_BY])
+        src_keys = [m.key for m in of_scope("source") if any(m.key in s for s in result.overall.per_source.values())]
+        per_source = ([METRICS[k].label for k in src_keys],
                       [(s, [m.get(k) for k in src_keys]) for s, m in result.overall.per_source.items()])
         for name, groups_ in result.breakdowns.items():
-            keys = [k for k in METRIC_NAMES if any(k in g.metrics for g in groups_)]
-            breakdowns.append((result.breakdown_titles.get(name, name), [METRIC_NAMES[k] for k in keys],
+            keys = [m.key for m in of_scope("group") if any(m.key in g.metrics for g in groups_)]
+            breakdowns.append((result.breakdown_titles.get(name, name), [METRICS[k].label for k in keys],
                                [(g.name, g.n, [g.metrics.get(k) for k in keys]) for g in groups_]))
     adversarial = r.adversarial_by_eps()
     if adversarial:
-        charts.append(adversarial_chart([(e, m.value) for e, m in adversarial]))
+        charts.append(adversarial_chart([(e, m.value) for e, m in adversarial], METRICS[ADVERSARIAL_METRIC]))
     same = [(o, slugs[id(o)]) for o in by_configuration.get(r.configuration, ()) if o is not r]
-    metrics = [(METRICS[k], r.metrics[k]) for k in METRICS if k in r.metrics]
+    metrics = [(METRICS[k].short, r.metrics[k]) for k in RECORD_METRICS if k in r.metrics]
     if result is not None:
-        metrics = [(METRICS.get(k, k), m) for k, m in result.metrics.items() if m.value is not None]
+        metrics = [(short(k), m) for k, m in result.metrics.items() if m.value is not None]
     return dict(r=r, slug=slug, facts=_facts(r, result), metrics=metrics, adversarial=adversarial,
                 confusion=confusion, charts=charts, per_source=per_source, breakdowns=breakdowns,
                 same=same, root="../")
