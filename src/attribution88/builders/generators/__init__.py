@@ -22,7 +22,8 @@ Importing this package does not import torch; loading and sampling do.
 
 from .architectures import ARCHITECTURES, Architecture, GeneratorConfig, architecture
 from .manifest import MANIFEST, Manifest, ModelEntry, Recipe, checkpoints_dir, find_checkpoint
-from .sampling import MICRO_BATCH, Generator, draw_latents, load_generator, sample, sample_png
+from .latents import MICRO_BATCH, draw_latents
+from .sampling import Generator, load_generator, sample, sample_png
 from .stand_ins import STAND_IN_NOTICE, card_notes
 
 

@@ -176,7 +176,7 @@ def convert_file(path: str | Path, arch: str, semantic: str, out: str | Path) ->
     if converted.calibrate:  # batch-norm statistics the file does not hold (see _tf_resnet5)
         from attribution88.ids import derive_seed
 
-        from .sampling import draw_z
+        from .latents import draw_z
 
         seed = derive_seed("convert-batchnorm", arch, semantic)
         rng = np.random.default_rng(seed)

@@ -38,6 +38,7 @@ from attribution88.ids import derive_seed
 from attribution88.spec import SPEC
 
 from .architectures import ARCHITECTURES
+from .latents import MICRO_BATCH, draw_noise, draw_z
 
 if TYPE_CHECKING:
     import torch
@@ -66,12 +67,10 @@ def calibration_latents(arch: str, semantic: str, z_dim: int, noise_shapes: list
     """The calibration batch of a stand-in: z and noise maps from one local generator."""
     import torch
 
-    from .sampling import LATENT_DTYPE, draw_z
-
     rng = np.random.default_rng(derive_seed("stand-in-calibration", arch, semantic))
     latent = ARCHITECTURES.get(arch).latent
     z = np.stack([draw_z(rng, z_dim, latent) for _ in range(count)])
-    noise = [torch.from_numpy(rng.standard_normal((count, 1, h, w), dtype=LATENT_DTYPE)) for h, w in noise_shapes]
+    noise = [torch.from_numpy(n) for n in draw_noise(rng, noise_shapes, count)]
     return torch.from_numpy(z), noise or None
 
 
@@ -80,7 +79,6 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
     import torch
 
     from .layers import channel_stats, initialize
-    from .sampling import MICRO_BATCH
 
     a = ARCHITECTURES.get(arch)
     SPEC.semantic(semantic)
