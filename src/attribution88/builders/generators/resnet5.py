@@ -1,7 +1,8 @@
 """g-resnet5: the generator MMDGAN (Binkowski et al., ICLR 2018) and CramerGAN (Bellemare et
 al., 2017) share in mbinkowski/MMD-GAN (``ResNetGenerator``, chosen by ``-architecture
-g-resnet5``). The two registry entries use this one implementation and differ only in how the
-models were trained (the critic's output size and gradient penalty, see models.toml).
+g-resnet5``). Both architectures' entries (mmdgan.py, cramergan.py) name this network; they
+differ only in how the models were trained (their recipes: the critic's output size and
+gradient penalty). What they share of their registry entry is here (`ARCHITECTURE`).
 
 What leaves its fingerprint, kept here: z uniform in [-1, 1] (100-d) through a dense layer to a
 ``16 gf_dim``-channel map at 1/32 of the output size; four pre-activation residual blocks, each
@@ -24,6 +25,19 @@ from .architectures import GeneratorConfig
 from .layers import ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear, channels_last, upsample_nearest
 from .sngan import _calibrate_batchnorms
 
+
+#: What the registry entries of MMDGAN and CramerGAN share (`architectures`: read from this
+#: file's text without importing it, a literal; mmdgan.py and cramergan.py add the rest).
+ARCHITECTURE = {
+    "code_base": "mbinkowski/MMD-GAN",
+    "releases": "none",
+    "latent": "uniform",
+    "output_range": (0.0, 1.0),
+    "output_activation": "sigmoid",
+    "traits": ("g-resnet5 generator: 4 pre-activation residual blocks with batch norm",
+               "nearest upsampling (depth-to-space of copies) + 3x3 convolutions",
+               "final 5x5 stride-2 transposed convolution", "sigmoid output"),
+}
 
 @dataclass(frozen=True)
 class Config(GeneratorConfig):

@@ -21,6 +21,20 @@ from .architectures import GeneratorConfig
 from .layers import BatchNorm, Init, Module, PlainConv2d, PlainLinear, channels_last, upsample_nearest
 
 
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Miyato et al., Spectral Normalization for GANs (ICLR 2018)",
+    "code_base": "pfnet-research/sngan_projection",
+    "releases": "none for these semantics (official models: ImageNet, class-conditional)",
+    "recipe": {"config": "ResNet generator, hinge loss", "batch": 32, "iterations": 100_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "tanh",
+    "traits": ("ResNet generator: 5 residual up-blocks with batch norm and ReLU",
+               "nearest-neighbour upsampling, learnable 1x1 shortcuts", "tanh output"),
+}
+
 @dataclass(frozen=True)
 class Config(GeneratorConfig):
     z_dim: int = 128

@@ -52,9 +52,8 @@ STAND_IN_NOTICE = (
     "build with real checkpoints (`attribution88 generators` lists them) for the benchmark.")
 
 #: Pre-activation targets of the output calibration: (mean, std) in output units, by the
-#: family's final activation; linear outputs use their range (centre, quarter of the width).
+#: architecture's `output_activation`; linear outputs use their range (centre, quarter of the width).
 _ACTIVATION_TARGETS = {"tanh": (0.0, 0.75), "sigmoid": (0.0, 1.5)}
-_OUTPUT_ACTIVATION = {"sngan": "tanh", "resnet5": "sigmoid"}
 
 
 def tensor_seed(arch: str, semantic: str, name: str, content: bool) -> int:
@@ -82,13 +81,13 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
 
     a = ARCHITECTURES.get(arch)
     SPEC.semantic(semantic)
-    family = a.module()
-    module = family.Generator(family.stand_in_config())
-    overrides = getattr(family, "STAND_IN_INITS", {})
+    network = a.module()
+    module = network.Generator(network.stand_in_config())
+    overrides = getattr(network, "STAND_IN_INITS", {})
     for mod in module.modules():
         rules = getattr(mod, "_init_rules", {})
         rules.update({name: overrides[name] for name in rules if name in overrides})
-    initialize(module, lambda name: tensor_seed(arch, semantic, name, family.is_content(name)))
+    initialize(module, lambda name: tensor_seed(arch, semantic, name, network.is_content(name)))
     module.eval()
     z, noise = calibration_latents(arch, semantic, module.z_dim, module.noise_shapes(),
                                    calibration or MICRO_BATCH["cpu"])
@@ -96,12 +95,11 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
         module.calibrate(z, noise)
         raw = module(z, noise, raw=True)
         mean, var = channel_stats(raw, [0, 2, 3])
-        activation = _OUTPUT_ACTIVATION.get(a.family, "linear")
-        if activation == "linear":
+        if a.output_activation == "linear":
             lo, hi = a.output_range
             target_mean, target_std = (lo + hi) / 2, (hi - lo) / 4
         else:
-            target_mean, target_std = _ACTIVATION_TARGETS[activation]
+            target_mean, target_std = _ACTIVATION_TARGETS[a.output_activation]
         scale = target_std / var.sqrt().clamp_min(1e-12)
         module.rescale_output(scale, target_mean - mean * scale)
     return module

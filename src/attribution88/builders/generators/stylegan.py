@@ -24,6 +24,27 @@ from .layers import (ONES, SQRT2, ZEROS, Conv2d, FullyConnected, Init, Module, S
                      channel_stats, channels_last, fir_filter, instance_norm, upsample_nearest)
 
 
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Karras et al., A Style-Based Generator (CVPR 2019)",
+    "code_base": "NVlabs/stylegan2 (config-a)",
+    "releases": "NVlabs/stylegan README, 'networks' folder (TensorFlow pickles)",
+    "recipe": {"config": "config-a (StyleGAN2 code base; otherwise as StyleGAN2)", "batch": 32,
+               "images": 10_000_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "linear",
+    # NVlabs/stylegan networks_stylegan.py `G_style`: truncation_psi=0.7, truncation_cutoff=8; the
+    # stored noise maps (pretrained_example.py `randomize_noise=False`).
+    "truncation": 0.7,
+    "truncation_cutoff": 8,
+    "noise": "const",
+    "traits": ("8-layer mapping network", "learned constant input", "AdaIN (instance norm + style)",
+               "per-layer, per-channel noise inputs", "nearest (or fused transposed-conv) upsampling + [1,2,1] blur",
+               "progressive-growing output: RGB from the last resolution only"),
+}
+
 @dataclass(frozen=True)
 class Config(GeneratorConfig):
     z_dim: int = 512

@@ -24,6 +24,26 @@ from .layers import (SQRT2, ZEROS, FullyConnected, Init, Module, StyleBasedGener
                      fir_filter, modulated_conv2d, upsample2d)
 
 
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Karras et al., Analyzing and Improving StyleGAN (CVPR 2020)",
+    "code_base": "NVlabs/stylegan2",
+    "releases": "NVlabs/stylegan2 README, 'networks' folder (TensorFlow pickles, config-f)",
+    "recipe": {"config": "config-f", "batch": 32, "images": 10_000_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "linear",
+    # NVlabs/stylegan2 networks_stylegan2.py `G_main`: truncation_psi=0.5, truncation_cutoff=None;
+    # the stored noise maps (run_generator.py `randomize_noise=False`; stylegan2-ada-pytorch
+    # generate.py `--noise-mode const`).
+    "truncation": 0.5,
+    "noise": "const",
+    "traits": ("8-layer mapping network", "learned constant input", "weight modulation/demodulation",
+               "per-layer noise inputs", "transposed-conv upsampling with [1,3,3,1] FIR filter",
+               "skip generator: RGB outputs at every resolution summed"),
+}
+
 @dataclass(frozen=True)
 class Config(GeneratorConfig):
     z_dim: int = 512

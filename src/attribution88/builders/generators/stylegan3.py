@@ -31,6 +31,23 @@ from .layers import (ZEROS, FullyConnected, Init, Module, StyleBasedGenerator, c
                      conv1x1, filtered_lrelu, lowpass_filter, modulated_conv2d)
 
 
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Karras et al., Alias-Free GANs (NeurIPS 2021)",
+    "code_base": "NVlabs/stylegan3",
+    "releases": "none for these semantics (official StyleGAN3 models: FFHQ, AFHQv2, MetFaces)",
+    "recipe": {"config": "stylegan3-t", "batch": 32, "images": 20_000_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "linear",
+    "truncation": 1.0,  # NVlabs/stylegan3 `Generator.forward`: truncation_psi=1; no noise inputs
+    "traits": ("2-layer mapping network", "Fourier-feature input with a learned rotation/translation",
+               "modulated/demodulated convolutions", "no noise inputs",
+               "alias-free filtered leaky ReLU: 2x upsampling, Kaiser low-pass, downsampling",
+               "geometric cutoff schedule, 2 critically sampled layers, 10 px margin"),
+}
+
 @dataclass(frozen=True)
 class Config(GeneratorConfig):
     z_dim: int = 512
