@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import SQRT2, ZEROS, Conv2d, FullyConnected, Module, channels_last, pixel_norm, upsample_nearest
+from .layers import (SQRT2, ZEROS, Conv2d, FullyConnected, Module, channels_last, pixel_norm, rescale_channels_,
+                     upsample_nearest)
 
 
 #: The registry entry (`architectures.Architecture`), read from this file's text without importing
@@ -118,5 +119,4 @@ class Generator(Module):
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
         """Make the output ``output * scale + shift`` per RGB channel (folded into ToRGB)."""
-        self.torgb.weight.mul_(scale.reshape(3, 1, 1, 1))
-        self.torgb.bias.mul_(scale).add_(shift)
+        rescale_channels_(self.torgb.weight, self.torgb.bias, scale, shift)

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear, channels_last, upsample_nearest
-from .sngan import _calibrate_batchnorms
+from .layers import (ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear, calibrate_batchnorms, channels_last,
+                     rescale_channels_, upsample_nearest)
 
 
 #: What the registry entries of MMDGAN and CramerGAN share (`architectures`: read from this
@@ -131,10 +131,10 @@ class Generator(Module):
     @torch.no_grad()
     def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
         """Set every batch norm's running statistics to those of ``z``'s batch."""
-        _calibrate_batchnorms(self, lambda: self(z))
+        calibrate_batchnorms(self, lambda: self(z))
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
-        """Make the pre-sigmoid output ``output * scale + shift`` per RGB channel."""
-        self.out_weight.mul_(scale.reshape(1, 3, 1, 1))
-        self.out_bias.mul_(scale).add_(shift)
+        """Make the pre-sigmoid output ``output * scale + shift`` per RGB channel (the transposed
+        convolution's weight is ``(in, out, k, k)``)."""
+        rescale_channels_(self.out_weight, self.out_bias, scale, shift, dim=1)

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import BatchNorm, Init, Module, PlainConv2d, PlainLinear, channels_last, upsample_nearest
+from .layers import (BatchNorm, Init, Module, PlainConv2d, PlainLinear, calibrate_batchnorms, channels_last,
+                     rescale_channels_, upsample_nearest)
 
 
 #: The registry entry (`architectures.Architecture`), read from this file's text without importing
@@ -116,21 +117,9 @@ class Generator(Module):
     @torch.no_grad()
     def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
         """Set every batch norm's running statistics to those of ``z``'s batch."""
-        _calibrate_batchnorms(self, lambda: self(z))
+        calibrate_batchnorms(self, lambda: self(z))
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
         """Make the pre-tanh output ``output * scale + shift`` per RGB channel."""
-        self.l7.weight.mul_(scale.reshape(3, 1, 1, 1))
-        self.l7.bias.mul_(scale).add_(shift)
-
-
-def _calibrate_batchnorms(module: torch.nn.Module, run) -> None:
-    norms = [m for m in module.modules() if isinstance(m, BatchNorm)]
-    for m in norms:
-        m.calibrating = True
-    try:
-        run()
-    finally:
-        for m in norms:
-            m.calibrating = False
+        rescale_channels_(self.l7.weight, self.l7.bias, scale, shift)
