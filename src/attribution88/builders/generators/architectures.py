@@ -94,6 +94,7 @@ class Architecture:
         return importlib.import_module(f"{__package__}.{self.network}")
 
 
+#: Values an entry may give (``output_activation``: the names of `layers.OUTPUT_ACTIVATIONS`).
 _CHOICES = {"latent": ("normal", "uniform"), "output_activation": ("linear", "tanh", "sigmoid"),
             "noise": (None, "const", "random")}
 
@@ -111,19 +112,24 @@ def _literal(module: str) -> dict[str, Any]:
     if start < 0 or end < 0:
         raise SpecError(f"{where}: no ARCHITECTURE entry (a dict literal from 'ARCHITECTURE = {{' to a '}}' line)")
     try:
-        return ast.literal_eval(text[start + len(head) - 1:end + 2])
+        value = ast.literal_eval(text[start + len(head) - 1:end + 2])
     except (ValueError, SyntaxError):
-        raise SpecError(f"{where}: ARCHITECTURE must be a literal (no names or calls)") from None
+        value = None
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: ARCHITECTURE must be a dict literal (no names or calls)")
+    return value
 
 
 def _load(name: str) -> Architecture:
     own = _literal(name)
     network = own.get("network", name)
     entry = {**(_literal(network) if network != name else {}), **own, "network": network}
+    if not isinstance(entry.get("recipe"), dict):
+        raise SpecError(f"{__package__}.{name}: its ARCHITECTURE entry needs a recipe {{'config': ...}}")
     try:
         recipe = Recipe(**entry.pop("recipe"))
         a = Architecture(name=name, display=SPEC.source(name).display, recipe=recipe, **entry)
-    except (KeyError, TypeError) as e:
+    except TypeError as e:
         raise SpecError(f"{__package__}.{name}: invalid ARCHITECTURE entry ({e})") from None
     for key, allowed in _CHOICES.items():
         if getattr(a, key) not in allowed:
@@ -145,7 +151,7 @@ def architecture(name: str) -> Architecture:
 # -- configs ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Base of the families' configs: frozen, round-trips through a plain dict (the config
+    """Base of the networks' configs: frozen, round-trips through a plain dict (the config
     record written beside a checkpoint)."""
 
     resolution: int
@@ -179,7 +185,7 @@ class GeneratorConfig:
         return config
 
     def check(self) -> None:
-        """Raise ValueError for values the family cannot build."""
+        """Raise ValueError for values the network cannot build."""
         if self.resolution < 8 or self.resolution & (self.resolution - 1):
             raise ValueError(f"resolution must be a power of two >= 8, not {self.resolution}")
 

@@ -1,8 +1,8 @@
-"""Layers shared by the generator families: equalized-learning-rate dense and convolution
+"""Layers shared by the generator networks: equalized-learning-rate dense and convolution
 layers, style modulation, FIR resampling (``upfirdn2d``), Kaiser low-pass filters, noise
 inputs, normalisations, and the initialisation rules that let a stand-in be drawn from a seed.
 
-The formulas follow the papers and the authors' code bases named in each family's module
+The formulas follow the papers and the authors' code bases named in each network's module
 (facts and parameter tables, no copied code). Tensors are ``(N, C, H, W)`` float32 unless said
 otherwise.
 
@@ -194,6 +194,11 @@ class BatchNorm(Module):
         scale = (self.running_var + self.eps).rsqrt() * self.weight
         shift = self.bias - self.running_mean * scale
         return torch.addcmul(shift.reshape(shape), x, scale.reshape(shape))  # one pass over x
+
+
+#: The last layer's activation, by the name an architecture's entry gives (``output_activation``).
+OUTPUT_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda x: x, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
 
 def calibrate_batchnorms(module: nn.Module, run: Callable[[], object]) -> None:

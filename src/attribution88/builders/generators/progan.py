@@ -37,6 +37,7 @@ ARCHITECTURE = {
                "progressive-growing output: RGB from the last resolution only"),
 }
 
+
 @dataclass(frozen=True)
 class Config(GeneratorConfig):
     z_dim: int = 512

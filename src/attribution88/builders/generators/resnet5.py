@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import (ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear, calibrate_batchnorms, channels_last,
-                     rescale_channels_, upsample_nearest)
+from .layers import (OUTPUT_ACTIVATIONS, ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear,
+                     calibrate_batchnorms, channels_last, rescale_channels_, upsample_nearest)
 
 
 #: What the registry entries of MMDGAN and CramerGAN share (`architectures`: read from this
@@ -38,6 +38,7 @@ ARCHITECTURE = {
                "nearest upsampling (depth-to-space of copies) + 3x3 convolutions",
                "final 5x5 stride-2 transposed convolution", "sigmoid output"),
 }
+
 
 @dataclass(frozen=True)
 class Config(GeneratorConfig):
@@ -91,7 +92,7 @@ class ResidualBlock(Module):
 
 
 class Generator(Module):
-    """z ``(N, z_dim)`` uniform in [-1, 1] -> image ``(N, 3, R, R)`` in (0, 1)."""
+    """z ``(N, z_dim)`` uniform in [-1, 1] -> image ``(N, 3, R, R)`` in (0, 1) (sigmoid)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -118,7 +119,7 @@ class Generator(Module):
         for i in range(self.num_blocks):
             h = getattr(self, f"res{i + 1}")(h)
         out = self.output_layer(F.relu_(self.bn(h)))
-        return out if raw else torch.sigmoid(out)
+        return out if raw else OUTPUT_ACTIVATIONS[ARCHITECTURE["output_activation"]](out)
 
     def output_layer(self, h: torch.Tensor) -> torch.Tensor:
         """The stride-2 transposed convolution to RGB, aligned as TensorFlow's 'SAME' padding:

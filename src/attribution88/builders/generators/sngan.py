@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import (BatchNorm, Init, Module, PlainConv2d, PlainLinear, calibrate_batchnorms, channels_last,
-                     rescale_channels_, upsample_nearest)
+from .layers import (OUTPUT_ACTIVATIONS, BatchNorm, Init, Module, PlainConv2d, PlainLinear, calibrate_batchnorms,
+                     channels_last, rescale_channels_, upsample_nearest)
 
 
 #: The registry entry (`architectures.Architecture`), read from this file's text without importing
@@ -35,6 +35,7 @@ ARCHITECTURE = {
     "traits": ("ResNet generator: 5 residual up-blocks with batch norm and ReLU",
                "nearest-neighbour upsampling, learnable 1x1 shortcuts", "tanh output"),
 }
+
 
 @dataclass(frozen=True)
 class Config(GeneratorConfig):
@@ -88,7 +89,7 @@ class Block(Module):
 
 
 class Generator(Module):
-    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in (-1, 1)."""
+    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in (-1, 1) (tanh)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -112,7 +113,7 @@ class Generator(Module):
         for i in range(self.num_blocks):
             h = getattr(self, f"block{i + 2}")(h)
         h = self.l7(F.relu_(self.b7(h)))
-        return h if raw else torch.tanh(h)
+        return h if raw else OUTPUT_ACTIVATIONS[ARCHITECTURE["output_activation"]](h)
 
     @torch.no_grad()
     def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:

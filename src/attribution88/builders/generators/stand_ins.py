@@ -1,4 +1,4 @@
-"""Stand-in generators for the ``mini`` preset: every family at small width, randomly
+"""Stand-in generators for the ``mini`` preset: every architecture at small width, randomly
 initialised from the spec. THEY ARE NOT THE PAPER'S MODELS: nothing here was trained. A
 stand-in has its architecture's structure (mapping network, modulation, noise inputs,
 upsampling, filters, output structure) and so leaves its architecture's kind of trace, which

@@ -44,6 +44,7 @@ ARCHITECTURE = {
                "progressive-growing output: RGB from the last resolution only"),
 }
 
+
 @dataclass(frozen=True)
 class Config(StyleConfig):
     fmap_base: int = 8192

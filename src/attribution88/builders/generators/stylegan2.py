@@ -43,6 +43,7 @@ ARCHITECTURE = {
                "skip generator: RGB outputs at every resolution summed"),
 }
 
+
 @dataclass(frozen=True)
 class Config(StyleConfig):
     channel_base: int = 32768

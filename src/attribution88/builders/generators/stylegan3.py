@@ -47,6 +47,7 @@ ARCHITECTURE = {
                "geometric cutoff schedule, 2 critically sampled layers, 10 px margin"),
 }
 
+
 @dataclass(frozen=True)
 class Config(StyleConfig):
     mapping_layers: int = 2
