@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from attribution88.builders.generators import ARCHITECTURES, MANIFEST, MICRO_BATCH, load_generator, sample
+from attribution88.builders.generators.latents import draw_latents
 from attribution88.builders.generators.layers import initialize
 from attribution88.builders.generators.precision import compare_precision
-from attribution88.builders.generators.sampling import Generator, draw_latents, quantize
+from attribution88.builders.generators.sampling import Generator, quantize
 from attribution88.ids import derive_seed, latent_seed
 from attribution88.spec import SPEC
 

@@ -370,7 +370,8 @@ def test_const_noise_is_the_stored_maps_and_the_default(tmp_path):
         expected = original(z, stored, truncation_psi=0.5)
         other = original(z, [torch.randn_like(n) for n in stored], truncation_psi=0.5)
     assert not torch.equal(expected, other)
-    from attribution88.builders.generators.sampling import draw_latents, quantize
+    from attribution88.builders.generators.latents import draw_latents
+    from attribution88.builders.generators.sampling import quantize
     z0, _ = draw_latents(7, gen.z_dim, [], "normal")
     with torch.no_grad():
         img = original(torch.from_numpy(z0[None]), [n[:1] for n in stored], truncation_psi=0.5)
@@ -558,7 +559,7 @@ def test_object_arrays_and_torch_archives_are_refused(tmp_path):
 
 def test_mmd_gan_tf_checkpoint(tmp_path):
     from attribution88.builders.generators.convert import BATCHNORM_CALIBRATION
-    from attribution88.builders.generators.sampling import draw_z
+    from attribution88.builders.generators.latents import draw_z
     from attribution88.builders.generators.tf_checkpoint import checkpoint_prefix
     from attribution88.ids import derive_seed
 

@@ -1,14 +1,18 @@
 """attribution88.builders.generators: the generator zoo of Attribution88.
 
-- `ARCHITECTURES`: the seven GAN architectures (a `Registry` keyed by the spec's source names);
-  one module per family implements it in PyTorch (``stylegan.py``, ``stylegan2.py``,
-  ``stylegan3.py``, ``progan.py``, ``sngan.py``, ``resnet5.py`` for MMDGAN and CramerGAN),
-  on layers shared in ``layers.py``.
+- `ARCHITECTURES`: the seven GAN architectures (a `Registry` keyed by the spec's source names).
+  One file per architecture holds its registry entry (paper, code base, recipe, latent, output
+  range and activation, sampling defaults, traits) and its PyTorch implementation: config,
+  network, stand-in settings (``stylegan3.py``, ``stylegan2.py``, ``stylegan.py``,
+  ``progan.py``, ``sngan.py``); ``mmdgan.py`` and ``cramergan.py`` hold their entries and
+  training facts, on the g-resnet5 generator they share (``resnet5.py``). Layers shared by the
+  networks are in ``layers.py``; see `architectures`.
 - `MANIFEST`: the 77 models (7 architectures x 11 semantics, ``models.toml``): native
-  resolution, latent size, truncation, and where each checkpoint comes from.
+  resolution, latent size, and where each checkpoint comes from.
 - `load_generator` (native safetensors checkpoint, the user's ``module:function`` entry point,
-  or a stand-in) and `sample` (seeds -> uint8 ``(N, 128, 128, 3)``, deterministic per image;
-  `sample_png`: the same as PNG bytes).
+  or a stand-in, `stand_ins`) and `sample` (seeds -> uint8 ``(N, 128, 128, 3)``, deterministic
+  per image; `sample_png`: the same as PNG bytes); `draw_latents` (`latents`: the random
+  inputs both use).
 - `save_checkpoint`: write one of this package's generators as safetensors + JSON record;
   `from_state_dict`: build one from a state dict (NVlabs' StyleGAN2/3 tensor names);
   `convert.convert_file` (``attribution88 generators convert``): the authors' released files
@@ -20,9 +24,10 @@
 Importing this package does not import torch; loading and sampling do.
 """
 
-from .architectures import ARCHITECTURES, Architecture, GeneratorConfig, architecture
-from .manifest import MANIFEST, Manifest, ModelEntry, Recipe, checkpoints_dir, find_checkpoint
-from .sampling import MICRO_BATCH, Generator, draw_latents, load_generator, sample, sample_png
+from .architectures import ARCHITECTURES, Architecture, GeneratorConfig, Recipe, architecture
+from .latents import MICRO_BATCH, draw_latents
+from .manifest import MANIFEST, Manifest, ModelEntry, checkpoints_dir, find_checkpoint
+from .sampling import Generator, load_generator, sample, sample_png
 from .stand_ins import STAND_IN_NOTICE, card_notes
 
 

@@ -1,16 +1,28 @@
 """The registry of the seven GAN architectures, keyed by the spec's source names.
 
-This module imports no torch: listing architectures and models (`attribution88 generators`)
-stays fast. Each entry names the family module (one file per family in this package) that
-holds its PyTorch implementation; MMDGAN and CramerGAN share the g-resnet5 generator
-(`resnet5.py`) and differ only in how they were trained.
+One file per architecture, named by its source name (``stylegan3.py``, ``stylegan2.py``,
+``stylegan.py``, ``progan.py``, ``cramergan.py``, ``mmdgan.py``, ``sngan.py``), holds its
+registry entry: a literal ``ARCHITECTURE = {...}`` (paper, code base, where official releases
+are published, the paper's training recipe, latent distribution, output range and final
+activation, the truncation and noise its official networks are sampled with, the structure
+that leaves its fingerprint). This module reads those literals from the files' text, without
+importing them: they import torch, and listing architectures and models (`attribution88
+generators`) must not. An entry's ``network`` names the module of its PyTorch implementation,
+by default its own file; MMDGAN and CramerGAN name ``resnet5`` (the g-resnet5 generator they
+share, whose own ``ARCHITECTURE`` holds what they share) and differ only in how they were
+trained. Adding an architecture is adding its file (and its source to the spec).
 
-A family module provides:
+Truncation and noise are part of a cell's definition: the supplement says the StyleGAN
+family's "internal truncation mechanism" was on, i.e. the defaults the official networks carry
+(each entry cites where). A model row of ``models.toml`` may override them, and a converted
+checkpoint's record (read from the authors' file) takes precedence.
+
+A network module (`Architecture.module`) provides:
 
 - ``Config``: a frozen dataclass (subclass of `GeneratorConfig`) of its hyperparameters;
 - ``Generator(config)``: the ``torch.nn.Module``, with ``forward(z, noise=None,
   truncation_psi=1.0, raw=False) -> (N, 3, R, R)`` in the architecture's output range (``raw``:
-  before a final tanh / sigmoid), ``noise_shapes() -> list[(H, W)]`` (per-image noise inputs,
+  before the final activation), ``noise_shapes() -> list[(H, W)]`` (per-image noise inputs,
   in draw order), ``calibrate(z, noise)`` (statistics a trained model would have: ``w_avg``,
   batch-norm statistics, StyleGAN3's input magnitudes) and ``rescale_output(scale, shift)``
   (fold a per-channel affine map of the raw output into the last layer);
@@ -24,16 +36,38 @@ A family module provides:
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import typing
 from dataclasses import dataclass
+from importlib import resources
 from types import ModuleType
 from typing import Any, Literal
 
-from attribution88.errors import CheckpointError
+from attribution88.errors import CheckpointError, SpecError
 from attribution88.registry import Registry
 from attribution88.spec import SPEC
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the paper trained an architecture (supplement Tab. 1)."""
+
+    config: str
+    batch: int | None = None
+    images: int | None = None  # real images shown to the discriminator
+    iterations: int | None = None  # generator updates
+
+    def describe(self) -> str:
+        parts = [self.config]
+        if self.batch:
+            parts.append(f"batch {self.batch}")
+        if self.images:
+            parts.append(f"{self.images / 1e6:g}M images")
+        if self.iterations:
+            parts.append(f"{self.iterations // 1000}k iterations")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -42,62 +76,71 @@ class Architecture:
 
     name: str  # the spec's source name
     display: str
-    family: str  # module of this package holding the implementation
+    network: str  # module of this package holding the implementation
     paper: str
     code_base: str
+    releases: str  # where official releases are published (file names: models.toml)
+    recipe: Recipe
     latent: Literal["normal", "uniform"]  # distribution of z: N(0, 1) or U(-1, 1)
     output_range: tuple[float, float]  # the generator's pixel range, mapped to [0, 255]
+    output_activation: Literal["linear", "tanh", "sigmoid"]  # the last layer's
     traits: tuple[str, ...]  # the structure that leaves the fingerprint
+    truncation: float | None = None  # psi the official networks are sampled with; None: no truncation
+    truncation_cutoff: int | None = None  # layers truncated (None: all)
+    noise: Literal["const", "random"] | None = None  # noise inputs: the stored maps, or drawn per image
 
     def module(self) -> ModuleType:
-        """The family module (imports torch)."""
-        return importlib.import_module(f"{__package__}.{self.family}")
+        """The network module (imports torch)."""
+        return importlib.import_module(f"{__package__}.{self.network}")
+
+
+#: Values an entry may give (``output_activation``: the names of `layers.OUTPUT_ACTIVATIONS`).
+_CHOICES = {"latent": ("normal", "uniform"), "output_activation": ("linear", "tanh", "sigmoid"),
+            "noise": (None, "const", "random")}
+
+
+def _literal(module: str) -> dict[str, Any]:
+    """The ``ARCHITECTURE = {...}`` literal of ``<module>.py``, read from its text: from that line
+    to the first line that is a lone ``}`` (parsing only it keeps listing fast)."""
+    where = f"{__package__}.{module}"
+    try:
+        text = resources.files(__package__).joinpath(f"{module}.py").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{where}: no such module (each architecture of the spec has a file)") from None
+    head = "\nARCHITECTURE = {"
+    start, end = text.find(head), text.find("\n}\n", text.find(head))
+    if start < 0 or end < 0:
+        raise SpecError(f"{where}: no ARCHITECTURE entry (a dict literal from 'ARCHITECTURE = {{' to a '}}' line)")
+    try:
+        value = ast.literal_eval(text[start + len(head) - 1:end + 2])
+    except (ValueError, SyntaxError):
+        value = None
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: ARCHITECTURE must be a dict literal (no names or calls)")
+    return value
+
+
+def _load(name: str) -> Architecture:
+    own = _literal(name)
+    network = own.get("network", name)
+    entry = {**(_literal(network) if network != name else {}), **own, "network": network}
+    if not isinstance(entry.get("recipe"), dict):
+        raise SpecError(f"{__package__}.{name}: its ARCHITECTURE entry needs a recipe {{'config': ...}}")
+    try:
+        recipe = Recipe(**entry.pop("recipe"))
+        a = Architecture(name=name, display=SPEC.source(name).display, recipe=recipe, **entry)
+    except TypeError as e:
+        raise SpecError(f"{__package__}.{name}: invalid ARCHITECTURE entry ({e})") from None
+    for key, allowed in _CHOICES.items():
+        if getattr(a, key) not in allowed:
+            raise SpecError(f"{__package__}.{name}: {key} must be one of {allowed}, not {getattr(a, key)!r}")
+    return a
 
 
 #: The architectures, in the spec's source order (class indices 1..7).
 ARCHITECTURES: Registry[Architecture] = Registry("generator architecture")
-
-
-def _add(name: str, **kw: Any) -> None:
-    ARCHITECTURES.add(name, Architecture(name=name, display=SPEC.source(name).display, **kw))
-
-
-_add("stylegan3", family="stylegan3", paper="Karras et al., Alias-Free GANs (NeurIPS 2021)",
-     code_base="NVlabs/stylegan3", latent="normal", output_range=(-1.0, 1.0),
-     traits=("2-layer mapping network", "Fourier-feature input with a learned rotation/translation",
-             "modulated/demodulated convolutions", "no noise inputs",
-             "alias-free filtered leaky ReLU: 2x upsampling, Kaiser low-pass, downsampling",
-             "geometric cutoff schedule, 2 critically sampled layers, 10 px margin"))
-_add("stylegan2", family="stylegan2", paper="Karras et al., Analyzing and Improving StyleGAN (CVPR 2020)",
-     code_base="NVlabs/stylegan2", latent="normal", output_range=(-1.0, 1.0),
-     traits=("8-layer mapping network", "learned constant input", "weight modulation/demodulation",
-             "per-layer noise inputs", "transposed-conv upsampling with [1,3,3,1] FIR filter",
-             "skip generator: RGB outputs at every resolution summed"))
-_add("stylegan", family="stylegan", paper="Karras et al., A Style-Based Generator (CVPR 2019)",
-     code_base="NVlabs/stylegan2 (config-a)", latent="normal", output_range=(-1.0, 1.0),
-     traits=("8-layer mapping network", "learned constant input", "AdaIN (instance norm + style)",
-             "per-layer, per-channel noise inputs",
-             "nearest (or fused transposed-conv) upsampling + [1,2,1] blur",
-             "progressive-growing output: RGB from the last resolution only"))
-_add("progan", family="progan", paper="Karras et al., Progressive Growing of GANs (ICLR 2018)",
-     code_base="tkarras/progressive_growing_of_gans", latent="normal", output_range=(-1.0, 1.0),
-     traits=("dense latent projection to 4x4", "pixelwise feature normalisation",
-             "nearest-neighbour upsampling + 3x3 convolutions",
-             "progressive-growing output: RGB from the last resolution only"))
-_add("cramergan", family="resnet5", paper="Bellemare et al., The Cramer Distance (2017)",
-     code_base="mbinkowski/MMD-GAN", latent="uniform", output_range=(0.0, 1.0),
-     traits=("g-resnet5 generator: 4 pre-activation residual blocks with batch norm",
-             "nearest upsampling (depth-to-space of copies) + 3x3 convolutions",
-             "final 5x5 stride-2 transposed convolution", "sigmoid output"))
-_add("mmdgan", family="resnet5", paper="Binkowski et al., Demystifying MMD GANs (ICLR 2018)",
-     code_base="mbinkowski/MMD-GAN", latent="uniform", output_range=(0.0, 1.0),
-     traits=("g-resnet5 generator: 4 pre-activation residual blocks with batch norm",
-             "nearest upsampling (depth-to-space of copies) + 3x3 convolutions",
-             "final 5x5 stride-2 transposed convolution", "sigmoid output"))
-_add("sngan", family="sngan", paper="Miyato et al., Spectral Normalization for GANs (ICLR 2018)",
-     code_base="pfnet-research/sngan_projection", latent="normal", output_range=(-1.0, 1.0),
-     traits=("ResNet generator: 5 residual up-blocks with batch norm and ReLU",
-             "nearest-neighbour upsampling, learnable 1x1 shortcuts", "tanh output"))
+for _name in SPEC.source_names[1:]:
+    ARCHITECTURES.add(_name, _load(_name))
 
 
 def architecture(name: str) -> Architecture:
@@ -108,7 +151,7 @@ def architecture(name: str) -> Architecture:
 # -- configs ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Base of the families' configs: frozen, round-trips through a plain dict (the config
+    """Base of the networks' configs: frozen, round-trips through a plain dict (the config
     record written beside a checkpoint)."""
 
     resolution: int
@@ -142,7 +185,7 @@ class GeneratorConfig:
         return config
 
     def check(self) -> None:
-        """Raise ValueError for values the family cannot build."""
+        """Raise ValueError for values the network cannot build."""
         if self.resolution < 8 or self.resolution & (self.resolution - 1):
             raise ValueError(f"resolution must be a power of two >= 8, not {self.resolution}")
 

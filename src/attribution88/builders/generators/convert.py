@@ -176,7 +176,7 @@ def convert_file(path: str | Path, arch: str, semantic: str, out: str | Path) ->
     if converted.calibrate:  # batch-norm statistics the file does not hold (see _tf_resnet5)
         from attribution88.ids import derive_seed
 
-        from .sampling import draw_z
+        from .latents import draw_z
 
         seed = derive_seed("convert-batchnorm", arch, semantic)
         rng = np.random.default_rng(seed)
@@ -249,10 +249,10 @@ def _fit_channels(chans: dict[int, int], per_res: int) -> tuple[int, int]:
     return base, cmax
 
 
-def _resolutions(names, pattern_prefix: str = "") -> list[int]:
+def _resolutions(names) -> list[int]:
     out = set()
     for n in names:
-        head = n[len(pattern_prefix):].split("/", 1)[0]
+        head = n.split("/", 1)[0]
         a, _, b = head.partition("x")
         if a.isdigit() and a == b:
             out.add(int(a))
@@ -339,7 +339,27 @@ def _check_config(path: Path, config: GeneratorConfig, what: str) -> None:
 
 
 # -- NVlabs TF1 pickles ---------------------------------------------------------------------------
-def _mapping(path: Path, mapping: NetworkState, what: str, bias_scale: float = 1.0) -> tuple[dict, int, int, int]:
+def _gs(path: Path, obj: tuple, what: str) -> tuple[NetworkState, NetworkState, NetworkState, dict]:
+    """A StyleGAN / StyleGAN2 pickle's ``Gs``, its mapping and synthesis networks, and the static
+    kwargs of the three (Gs's taking precedence)."""
+    gs = obj[2]
+    mapping, synthesis = gs.components.get("mapping"), gs.components["synthesis"]
+    if mapping is None:
+        raise CheckpointError(f"{path}: its Gs has no mapping network; expected {what}")
+    return gs, mapping, synthesis, {**mapping.static_kwargs, **synthesis.static_kwargs, **gs.static_kwargs}
+
+
+def _blocks(path: Path, variables: dict, what: str, network: str = "synthesis network") -> list[int]:
+    """The resolutions of a TF generator's blocks (``4x4/...``), the first 4 px."""
+    res_list = _resolutions(variables)
+    if not res_list or res_list[0] != 4:
+        raise CheckpointError(f"{path}: no 4x4 block in its {network}; expected {what}")
+    return res_list
+
+
+def _mapping(path: Path, gs: NetworkState, mapping: NetworkState, what: str, bias_scale: float = 1.0
+             ) -> tuple[dict, int, int, int]:
+    """The mapping network's tensors and ``w_avg`` (Gs's ``dlatent_avg``); layers, z_dim, w_dim."""
     v = mapping.variables
     if any(n.startswith("LabelConcat/") for n in v):
         raise CheckpointError(f"{path}: a class-conditional generator (LabelConcat); expected {what}")
@@ -350,6 +370,7 @@ def _mapping(path: Path, mapping: NetworkState, what: str, bias_scale: float = 1
     for i in range(layers):
         state[f"mapping.fc{i}.weight"] = _need(path, v, f"Dense{i}/weight", what).T
         state[f"mapping.fc{i}.bias"] = _need(path, v, f"Dense{i}/bias", what) * bias_scale
+    state["mapping.w_avg"] = _need(path, gs.variables, "dlatent_avg", what)
     z_dim = state["mapping.fc0.weight"].shape[1]
     w_dim = state[f"mapping.fc{layers - 1}.weight"].shape[0]
     return state, layers, int(z_dim), int(w_dim)
@@ -364,21 +385,13 @@ def _tf_stylegan2(path: Path, obj: tuple, family: str) -> Converted:
     from . import stylegan2
 
     what = expected_format("stylegan2")
-    gs = obj[2]
-    comps = gs.components
-    mapping, synthesis = comps.get("mapping"), comps["synthesis"]
-    if mapping is None:
-        raise CheckpointError(f"{path}: its Gs has no mapping network; expected {what}")
-    static = {**mapping.static_kwargs, **synthesis.static_kwargs, **gs.static_kwargs}
+    gs, mapping, synthesis, static = _gs(path, obj, what)
     if static.get("architecture", "skip") != "skip":
         raise CheckpointError(f"{path}: a StyleGAN2 generator of architecture {static['architecture']!r}; "
                               f"config-f (the paper's) is 'skip'; expected {what}")
-    state, layers, z_dim, w_dim = _mapping(path, mapping, what)
-    state["mapping.w_avg"] = _need(path, gs.variables, "dlatent_avg", what)
+    state, layers, z_dim, w_dim = _mapping(path, gs, mapping, what)
     v = synthesis.variables
-    res_list = _resolutions(v)
-    if not res_list or res_list[0] != 4:
-        raise CheckpointError(f"{path}: no 4x4 block in its synthesis network; expected {what}")
+    res_list = _blocks(path, v, what)
     chans = {}
     noise_index = 0
     for res in res_list:
@@ -423,23 +436,15 @@ def _tf_stylegan(path: Path, obj: tuple, family: str) -> Converted:
     from . import stylegan
 
     what = expected_format("stylegan")
-    gs = obj[2]
-    comps = gs.components
-    mapping, synthesis = comps.get("mapping"), comps["synthesis"]
-    if mapping is None:
-        raise CheckpointError(f"{path}: its Gs has no mapping network; expected {what}")
-    static = {**mapping.static_kwargs, **synthesis.static_kwargs, **gs.static_kwargs}
+    gs, mapping, synthesis, static = _gs(path, obj, what)
     for key, want in (("use_noise", True), ("use_instance_norm", True), ("use_styles", True),
                       ("const_input_layer", True), ("use_pixel_norm", False)):
         if static.get(key, want) != want:
             raise CheckpointError(f"{path}: a StyleGAN generator with {key}={static[key]!r}; the paper's "
                                   f"(config-a) has {want}; expected {what}")
-    state, layers, z_dim, w_dim = _mapping(path, mapping, what, bias_scale=1 / math.sqrt(2))
-    state["mapping.w_avg"] = _need(path, gs.variables, "dlatent_avg", what)
+    state, layers, z_dim, w_dim = _mapping(path, gs, mapping, what, bias_scale=1 / math.sqrt(2))
     v = synthesis.variables
-    res_list = _resolutions(v)
-    if not res_list or res_list[0] != 4:
-        raise CheckpointError(f"{path}: no 4x4 block in its synthesis network; expected {what}")
+    res_list = _blocks(path, v, what)
     fused = static.get("fused_scale", "auto")
     fused_from = 128 if fused == "auto" else (8 if fused else 2 * res_list[-1])
     chans, noise_index = {}, 0
@@ -491,9 +496,7 @@ def _tf_progan(path: Path, obj: tuple, family: str) -> Converted:
     if static.get("use_pixelnorm", True) is not True or static.get("use_wscale", True) is not True:
         raise CheckpointError(f"{path}: a ProGAN generator without pixel norm or equalized learning rate; "
                               f"expected {what}")
-    res_list = _resolutions(v)
-    if not res_list or res_list[0] != 4:
-        raise CheckpointError(f"{path}: no 4x4 block in its generator; expected {what}")
+    res_list = _blocks(path, v, what, "generator")
     state: dict[str, np.ndarray] = {}
     state["b4.dense.weight"] = _need(path, v, "4x4/Dense/weight", what).T
     state["b4.bias"] = _need(path, v, "4x4/Dense/bias", what)

@@ -1,8 +1,8 @@
-"""Layers shared by the generator families: equalized-learning-rate dense and convolution
+"""Layers shared by the generator networks: equalized-learning-rate dense and convolution
 layers, style modulation, FIR resampling (``upfirdn2d``), Kaiser low-pass filters, noise
 inputs, normalisations, and the initialisation rules that let a stand-in be drawn from a seed.
 
-The formulas follow the papers and the authors' code bases named in each family's module
+The formulas follow the papers and the authors' code bases named in each network's module
 (facts and parameter tables, no copied code). Tensors are ``(N, C, H, W)`` float32 unless said
 otherwise.
 
@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .architectures import GeneratorConfig
 
 SQRT2 = math.sqrt(2.0)
 
@@ -192,6 +194,33 @@ class BatchNorm(Module):
         scale = (self.running_var + self.eps).rsqrt() * self.weight
         shift = self.bias - self.running_mean * scale
         return torch.addcmul(shift.reshape(shape), x, scale.reshape(shape))  # one pass over x
+
+
+#: The last layer's activation, by the name an architecture's entry gives (``output_activation``).
+OUTPUT_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda x: x, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+
+
+def calibrate_batchnorms(module: nn.Module, run: Callable[[], object]) -> None:
+    """Set every `BatchNorm` of ``module`` to the statistics of the batch ``run()`` feeds it."""
+    norms = [m for m in module.modules() if isinstance(m, BatchNorm)]
+    for m in norms:
+        m.calibrating = True
+    try:
+        run()
+    finally:
+        for m in norms:
+            m.calibrating = False
+
+
+def rescale_channels_(weight: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor,
+                      shift: torch.Tensor | None = None, dim: int = 0) -> None:
+    """Make a layer's output ``output * scale + shift`` per output channel, in place: ``weight``
+    scaled along ``dim`` (its output channels), ``bias`` scaled and shifted."""
+    weight.mul_(scale.reshape([-1 if d == dim else 1 for d in range(weight.ndim)]))
+    bias.mul_(scale)
+    if shift is not None:
+        bias.add_(shift)
 
 
 # -- equalized learning rate layers ---------------------------------------------------------------
@@ -435,6 +464,26 @@ class MappingNetwork(Module):
         return ws
 
 
+@dataclass(frozen=True)
+class StyleConfig(GeneratorConfig):
+    """What the StyleGAN families' configs share: the mapping network (StyleGAN3: 2 layers)."""
+
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    mapping_lr_mul: float = 0.01
+
+    @property
+    def num_ws(self) -> int:
+        """Styles the synthesis network takes (StyleGAN 1-2: two per resolution from 4 px)."""
+        return 2 * int(math.log2(self.resolution)) - 2
+
+    def check(self) -> None:
+        super().check()
+        if min(self.z_dim, self.w_dim, self.mapping_layers) < 1:
+            raise ValueError("z_dim, w_dim and mapping_layers must be >= 1")
+
+
 class StyleBasedGenerator(Module):
     """The StyleGAN families' generator: z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in about
     [-1, 1] through a mapping network (z -> styles w, truncated towards ``w_avg``) and the
@@ -442,7 +491,7 @@ class StyleBasedGenerator(Module):
 
     Synthesis: type[Module]
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: StyleConfig) -> None:
         super().__init__()
         self.config = config
         self.z_dim, self.resolution = config.z_dim, config.resolution
@@ -453,3 +502,8 @@ class StyleBasedGenerator(Module):
                 truncation_psi: float = 1.0, raw: bool = False) -> torch.Tensor:
         ws = self.mapping(z, self.config.num_ws, truncation_psi, self.config.truncation_cutoff)
         return self.synthesis(ws, noise)
+
+    @torch.no_grad()
+    def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
+        """Set ``w_avg`` to the mean w of ``z`` (what training's moving average tracks)."""
+        self.mapping.w_avg.copy_(channel_stats(self.mapping(z, 1)[:, 0], [0])[0])

@@ -23,32 +23,12 @@ from attribution88.constants import CHECKPOINTS_ENV
 from attribution88.errors import SpecError, UnknownNameError, UsageError
 from attribution88.spec import SPEC
 
-from .architectures import ARCHITECTURES
+from .architectures import ARCHITECTURES, Architecture, Recipe
 
 #: Where a model's checkpoint comes from (see the comments at the top of models.toml).
 ORIGINS = ("official", "recipe", "byo")
 #: File name suffixes of a native checkpoint and of its config record.
 WEIGHTS_SUFFIX, RECORD_SUFFIX = ".safetensors", ".json"
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How the paper trained an architecture (supplement Tab. 1)."""
-
-    config: str
-    batch: int | None = None
-    images: int | None = None
-    iterations: int | None = None
-
-    def describe(self) -> str:
-        parts = [self.config]
-        if self.batch:
-            parts.append(f"batch {self.batch}")
-        if self.images:
-            parts.append(f"{self.images / 1e6:g}M images")
-        if self.iterations:
-            parts.append(f"{self.iterations // 1000}k iterations")
-        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -63,11 +43,25 @@ class ModelEntry:
     origin: Literal["official", "recipe", "byo"]
     release: str | None = None  # file name of the official release
     crop: tuple[int, int] | None = None  # (height, width) of the content inside the output
-    code_base: str = ""
-    releases: str = ""  # where the architecture's official releases are published
-    recipe: Recipe | None = None
     truncation_cutoff: int | None = None  # layers truncated (None: all)
     noise: Literal["const", "random"] | None = None  # noise inputs: the stored maps, or drawn per image
+
+    @property
+    def architecture(self) -> Architecture:
+        return ARCHITECTURES.get(self.arch)
+
+    @property
+    def code_base(self) -> str:
+        return self.architecture.code_base
+
+    @property
+    def releases(self) -> str:
+        """Where the architecture's official releases are published."""
+        return self.architecture.releases
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.architecture.recipe
 
     @property
     def name(self) -> str:
@@ -86,8 +80,7 @@ class ModelEntry:
         if self.origin == "official":
             return f"official release {self.release} ({self.releases})"
         if self.origin == "recipe":
-            recipe = self.recipe.describe() if self.recipe else "the paper's recipe"
-            return f"train with {self.code_base}: {recipe}"
+            return f"train with {self.code_base}: {self.recipe.describe()}"
         return "bring your own (the paper used a model that is neither official nor reproducible from a recipe)"
 
 
@@ -113,7 +106,8 @@ class Manifest:
 
 
 def parse_manifest(data: bytes) -> Manifest:
-    """Read and check a manifest: every architecture x semantic exactly once, valid fields."""
+    """Read and check a manifest: every architecture x semantic exactly once, valid fields.
+    Truncation and noise default to the architecture's (`architectures`)."""
     def bad(msg: str) -> SpecError:
         return SpecError(f"invalid generator manifest: {msg}")
 
@@ -121,8 +115,9 @@ def parse_manifest(data: bytes) -> Manifest:
         raw = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise bad(str(e)) from None
-    archs: dict[str, Any] = raw.get("architectures", {})
-    recipes: dict[str, Any] = raw.get("recipes", {})
+    unknown = sorted(set(raw) - {"format_version", "models"})
+    if unknown:
+        raise bad(f"unknown keys {unknown} (per-architecture facts are in the architecture's module)")
     models = []
     for i, row in enumerate(raw.get("models", [])):
         where = f"models[{i}]"
@@ -131,17 +126,15 @@ def parse_manifest(data: bytes) -> Manifest:
             if arch not in ARCHITECTURES:
                 raise UnknownNameError("architecture", arch, ARCHITECTURES)
             SPEC.semantic(semantic)
+            a = ARCHITECTURES.get(arch)
             crop = tuple(row["crop"]) if "crop" in row else None
             entry = ModelEntry(
                 arch=arch, semantic=semantic, resolution=int(row["resolution"]),
                 latent_dim=int(row["latent_dim"]),
-                truncation=_opt(float, row.get("truncation", archs.get(arch, {}).get("truncation"))),
-                truncation_cutoff=_opt(int, row.get("truncation_cutoff", archs.get(arch, {}).get("truncation_cutoff"))),
-                noise=row.get("noise", archs.get(arch, {}).get("noise")),
-                origin=row["origin"], release=row.get("release"), crop=crop,  # type: ignore[arg-type]
-                code_base=archs.get(arch, {}).get("code_base", ""),
-                releases=archs.get(arch, {}).get("releases", ""),
-                recipe=Recipe(**recipes[arch]) if arch in recipes else None)
+                truncation=_opt(float, row.get("truncation", a.truncation)),
+                truncation_cutoff=_opt(int, row.get("truncation_cutoff", a.truncation_cutoff)),
+                noise=row.get("noise", a.noise),
+                origin=row["origin"], release=row.get("release"), crop=crop)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as e:
             raise bad(f"{where}: {e}") from None
         if entry.noise not in (None, "const", "random"):

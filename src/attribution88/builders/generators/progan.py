@@ -17,7 +17,25 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import SQRT2, ZEROS, Conv2d, FullyConnected, Module, channels_last, pixel_norm, upsample_nearest
+from .layers import (SQRT2, ZEROS, Conv2d, FullyConnected, Module, channels_last, pixel_norm, rescale_channels_,
+                     upsample_nearest)
+
+
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Karras et al., Progressive Growing of GANs (ICLR 2018)",
+    "code_base": "tkarras/progressive_growing_of_gans",
+    "releases": "tkarras/progressive_growing_of_gans README, 'networks/tensorflow-version' folder "
+                "(TensorFlow pickles)",
+    "recipe": {"config": "default (progressive growing)", "batch": 32, "images": 12_000_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "linear",
+    "traits": ("dense latent projection to 4x4", "pixelwise feature normalisation",
+               "nearest-neighbour upsampling + 3x3 convolutions",
+               "progressive-growing output: RGB from the last resolution only"),
+}
 
 
 @dataclass(frozen=True)
@@ -102,5 +120,4 @@ class Generator(Module):
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
         """Make the output ``output * scale + shift`` per RGB channel (folded into ToRGB)."""
-        self.torgb.weight.mul_(scale.reshape(3, 1, 1, 1))
-        self.torgb.bias.mul_(scale).add_(shift)
+        rescale_channels_(self.torgb.weight, self.torgb.bias, scale, shift)

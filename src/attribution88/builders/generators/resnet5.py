@@ -1,7 +1,8 @@
 """g-resnet5: the generator MMDGAN (Binkowski et al., ICLR 2018) and CramerGAN (Bellemare et
 al., 2017) share in mbinkowski/MMD-GAN (``ResNetGenerator``, chosen by ``-architecture
-g-resnet5``). The two registry entries use this one implementation and differ only in how the
-models were trained (the critic's output size and gradient penalty, see models.toml).
+g-resnet5``). Both architectures' entries (mmdgan.py, cramergan.py) name this network; they
+differ only in how the models were trained (their recipes: the critic's output size and
+gradient penalty). What they share of their registry entry is here (`ARCHITECTURE`).
 
 What leaves its fingerprint, kept here: z uniform in [-1, 1] (100-d) through a dense layer to a
 ``16 gf_dim``-channel map at 1/32 of the output size; four pre-activation residual blocks, each
@@ -21,8 +22,22 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear, channels_last, upsample_nearest
-from .sngan import _calibrate_batchnorms
+from .layers import (OUTPUT_ACTIVATIONS, ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear,
+                     calibrate_batchnorms, channels_last, rescale_channels_, upsample_nearest)
+
+
+#: What the registry entries of MMDGAN and CramerGAN share (`architectures`: read from this
+#: file's text without importing it, a literal; mmdgan.py and cramergan.py add the rest).
+ARCHITECTURE = {
+    "code_base": "mbinkowski/MMD-GAN",
+    "releases": "none",
+    "latent": "uniform",
+    "output_range": (0.0, 1.0),
+    "output_activation": "sigmoid",
+    "traits": ("g-resnet5 generator: 4 pre-activation residual blocks with batch norm",
+               "nearest upsampling (depth-to-space of copies) + 3x3 convolutions",
+               "final 5x5 stride-2 transposed convolution", "sigmoid output"),
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,7 @@ class ResidualBlock(Module):
 
 
 class Generator(Module):
-    """z ``(N, z_dim)`` uniform in [-1, 1] -> image ``(N, 3, R, R)`` in (0, 1)."""
+    """z ``(N, z_dim)`` uniform in [-1, 1] -> image ``(N, 3, R, R)`` in (0, 1) (sigmoid)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -104,7 +119,7 @@ class Generator(Module):
         for i in range(self.num_blocks):
             h = getattr(self, f"res{i + 1}")(h)
         out = self.output_layer(F.relu_(self.bn(h)))
-        return out if raw else torch.sigmoid(out)
+        return out if raw else OUTPUT_ACTIVATIONS[ARCHITECTURE["output_activation"]](out)
 
     def output_layer(self, h: torch.Tensor) -> torch.Tensor:
         """The stride-2 transposed convolution to RGB, aligned as TensorFlow's 'SAME' padding:
@@ -117,10 +132,10 @@ class Generator(Module):
     @torch.no_grad()
     def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
         """Set every batch norm's running statistics to those of ``z``'s batch."""
-        _calibrate_batchnorms(self, lambda: self(z))
+        calibrate_batchnorms(self, lambda: self(z))
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
-        """Make the pre-sigmoid output ``output * scale + shift`` per RGB channel."""
-        self.out_weight.mul_(scale.reshape(1, 3, 1, 1))
-        self.out_bias.mul_(scale).add_(shift)
+        """Make the pre-sigmoid output ``output * scale + shift`` per RGB channel (the transposed
+        convolution's weight is ``(in, out, k, k)``)."""
+        rescale_channels_(self.out_weight, self.out_bias, scale, shift, dim=1)

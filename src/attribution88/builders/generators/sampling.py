@@ -45,8 +45,9 @@ from attribution88.devices import resolve_device
 from attribution88.errors import CheckpointError, UsageError
 from attribution88.spec import SPEC
 
-from .architectures import ARCHITECTURES
 from . import manifest as _manifest
+from .architectures import ARCHITECTURES
+from .latents import MICRO_BATCH, draw_latents
 from .manifest import MANIFEST, ModelEntry
 
 if TYPE_CHECKING:
@@ -54,30 +55,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Images per network call, by device type. Fixed, so that each image's arithmetic does
-#: not depend on how many images the caller asks for at once.
-MICRO_BATCH = {"cpu": 8, "cuda": 16}
-#: dtype of latents and noise maps.
-LATENT_DTYPE = np.float32
 #: Side of the images `sample` returns by default (the benchmark's).
 OUT_SIZE = SPEC.image_size
 PRECISIONS = ("fp32", "bf16", "fp16")
-
-
-# -- latents ------------------------------------------------------------------------------------
-def draw_z(rng: np.random.Generator, z_dim: int, latent: str) -> np.ndarray:
-    """One latent: N(0, 1) or U(-1, 1), float32 ``(z_dim,)``."""
-    if latent == "uniform":
-        return rng.uniform(-1.0, 1.0, z_dim).astype(LATENT_DTYPE)
-    return rng.standard_normal(z_dim, dtype=LATENT_DTYPE)
-
-
-def draw_latents(seed: int, z_dim: int, noise_shapes: Sequence[tuple[int, int]], latent: str
-                 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """z ``(z_dim,)`` then one noise map ``(1, H, W)`` per shape, from ``default_rng(seed)``."""
-    rng = np.random.default_rng(seed)
-    z = draw_z(rng, z_dim, latent)
-    return z, [rng.standard_normal((1, h, w), dtype=LATENT_DTYPE) for h, w in noise_shapes]
 
 
 # -- the generator handle -----------------------------------------------------------------------

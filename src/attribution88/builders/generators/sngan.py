@@ -18,7 +18,23 @@ import torch
 import torch.nn.functional as F
 
 from .architectures import GeneratorConfig
-from .layers import BatchNorm, Init, Module, PlainConv2d, PlainLinear, channels_last, upsample_nearest
+from .layers import (OUTPUT_ACTIVATIONS, BatchNorm, Init, Module, PlainConv2d, PlainLinear, calibrate_batchnorms,
+                     channels_last, rescale_channels_, upsample_nearest)
+
+
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Miyato et al., Spectral Normalization for GANs (ICLR 2018)",
+    "code_base": "pfnet-research/sngan_projection",
+    "releases": "none for these semantics (official models: ImageNet, class-conditional)",
+    "recipe": {"config": "ResNet generator, hinge loss", "batch": 32, "iterations": 100_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "tanh",
+    "traits": ("ResNet generator: 5 residual up-blocks with batch norm and ReLU",
+               "nearest-neighbour upsampling, learnable 1x1 shortcuts", "tanh output"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,7 @@ class Block(Module):
 
 
 class Generator(Module):
-    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in (-1, 1)."""
+    """z ``(N, z_dim)`` -> image ``(N, 3, R, R)`` in (-1, 1) (tanh)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -97,26 +113,14 @@ class Generator(Module):
         for i in range(self.num_blocks):
             h = getattr(self, f"block{i + 2}")(h)
         h = self.l7(F.relu_(self.b7(h)))
-        return h if raw else torch.tanh(h)
+        return h if raw else OUTPUT_ACTIVATIONS[ARCHITECTURE["output_activation"]](h)
 
     @torch.no_grad()
     def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
         """Set every batch norm's running statistics to those of ``z``'s batch."""
-        _calibrate_batchnorms(self, lambda: self(z))
+        calibrate_batchnorms(self, lambda: self(z))
 
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
         """Make the pre-tanh output ``output * scale + shift`` per RGB channel."""
-        self.l7.weight.mul_(scale.reshape(3, 1, 1, 1))
-        self.l7.bias.mul_(scale).add_(shift)
-
-
-def _calibrate_batchnorms(module: torch.nn.Module, run) -> None:
-    norms = [m for m in module.modules() if isinstance(m, BatchNorm)]
-    for m in norms:
-        m.calibrating = True
-    try:
-        run()
-    finally:
-        for m in norms:
-            m.calibrating = False
+        rescale_channels_(self.l7.weight, self.l7.bias, scale, shift)

@@ -1,4 +1,4 @@
-"""Stand-in generators for the ``mini`` preset: every family at small width, randomly
+"""Stand-in generators for the ``mini`` preset: every architecture at small width, randomly
 initialised from the spec. THEY ARE NOT THE PAPER'S MODELS: nothing here was trained. A
 stand-in has its architecture's structure (mapping network, modulation, noise inputs,
 upsampling, filters, output structure) and so leaves its architecture's kind of trace, which
@@ -38,6 +38,7 @@ from attribution88.ids import derive_seed
 from attribution88.spec import SPEC
 
 from .architectures import ARCHITECTURES
+from .latents import MICRO_BATCH, draw_noise, draw_z
 
 if TYPE_CHECKING:
     import torch
@@ -51,9 +52,8 @@ STAND_IN_NOTICE = (
     "build with real checkpoints (`attribution88 generators` lists them) for the benchmark.")
 
 #: Pre-activation targets of the output calibration: (mean, std) in output units, by the
-#: family's final activation; linear outputs use their range (centre, quarter of the width).
+#: architecture's `output_activation`; linear outputs use their range (centre, quarter of the width).
 _ACTIVATION_TARGETS = {"tanh": (0.0, 0.75), "sigmoid": (0.0, 1.5)}
-_OUTPUT_ACTIVATION = {"sngan": "tanh", "resnet5": "sigmoid"}
 
 
 def tensor_seed(arch: str, semantic: str, name: str, content: bool) -> int:
@@ -66,12 +66,10 @@ def calibration_latents(arch: str, semantic: str, z_dim: int, noise_shapes: list
     """The calibration batch of a stand-in: z and noise maps from one local generator."""
     import torch
 
-    from .sampling import LATENT_DTYPE, draw_z
-
     rng = np.random.default_rng(derive_seed("stand-in-calibration", arch, semantic))
     latent = ARCHITECTURES.get(arch).latent
     z = np.stack([draw_z(rng, z_dim, latent) for _ in range(count)])
-    noise = [torch.from_numpy(rng.standard_normal((count, 1, h, w), dtype=LATENT_DTYPE)) for h, w in noise_shapes]
+    noise = [torch.from_numpy(n) for n in draw_noise(rng, noise_shapes, count)]
     return torch.from_numpy(z), noise or None
 
 
@@ -80,17 +78,16 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
     import torch
 
     from .layers import channel_stats, initialize
-    from .sampling import MICRO_BATCH
 
     a = ARCHITECTURES.get(arch)
     SPEC.semantic(semantic)
-    family = a.module()
-    module = family.Generator(family.stand_in_config())
-    overrides = getattr(family, "STAND_IN_INITS", {})
+    network = a.module()
+    module = network.Generator(network.stand_in_config())
+    overrides = getattr(network, "STAND_IN_INITS", {})
     for mod in module.modules():
         rules = getattr(mod, "_init_rules", {})
         rules.update({name: overrides[name] for name in rules if name in overrides})
-    initialize(module, lambda name: tensor_seed(arch, semantic, name, family.is_content(name)))
+    initialize(module, lambda name: tensor_seed(arch, semantic, name, network.is_content(name)))
     module.eval()
     z, noise = calibration_latents(arch, semantic, module.z_dim, module.noise_shapes(),
                                    calibration or MICRO_BATCH["cpu"])
@@ -98,12 +95,11 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
         module.calibrate(z, noise)
         raw = module(z, noise, raw=True)
         mean, var = channel_stats(raw, [0, 2, 3])
-        activation = _OUTPUT_ACTIVATION.get(a.family, "linear")
-        if activation == "linear":
+        if a.output_activation == "linear":
             lo, hi = a.output_range
             target_mean, target_std = (lo + hi) / 2, (hi - lo) / 4
         else:
-            target_mean, target_std = _ACTIVATION_TARGETS[activation]
+            target_mean, target_std = _ACTIVATION_TARGETS[a.output_activation]
         scale = target_std / var.sqrt().clamp_min(1e-12)
         module.rescale_output(scale, target_mean - mean * scale)
     return module

@@ -19,17 +19,34 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .architectures import GeneratorConfig
-from .layers import (ONES, SQRT2, ZEROS, Conv2d, FullyConnected, Init, Module, StyleBasedGenerator, blur2d,
-                     channel_stats, channels_last, fir_filter, instance_norm, upsample_nearest)
+from .layers import (ONES, SQRT2, ZEROS, Conv2d, FullyConnected, Init, Module, StyleBasedGenerator, StyleConfig,
+                     blur2d, channels_last, fir_filter, instance_norm, rescale_channels_, upsample_nearest)
+
+
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Karras et al., A Style-Based Generator (CVPR 2019)",
+    "code_base": "NVlabs/stylegan2 (config-a)",
+    "releases": "NVlabs/stylegan README, 'networks' folder (TensorFlow pickles)",
+    "recipe": {"config": "config-a (StyleGAN2 code base; otherwise as StyleGAN2)", "batch": 32,
+               "images": 10_000_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "linear",
+    # NVlabs/stylegan networks_stylegan.py `G_style`: truncation_psi=0.7, truncation_cutoff=8; the
+    # stored noise maps (pretrained_example.py `randomize_noise=False`).
+    "truncation": 0.7,
+    "truncation_cutoff": 8,
+    "noise": "const",
+    "traits": ("8-layer mapping network", "learned constant input", "AdaIN (instance norm + style)",
+               "per-layer, per-channel noise inputs", "nearest (or fused transposed-conv) upsampling + [1,2,1] blur",
+               "progressive-growing output: RGB from the last resolution only"),
+}
 
 
 @dataclass(frozen=True)
-class Config(GeneratorConfig):
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
-    mapping_lr_mul: float = 0.01
+class Config(StyleConfig):
     fmap_base: int = 8192
     fmap_max: int = 512
     blur_filter: tuple[float, ...] = (1.0, 2.0, 1.0)
@@ -39,14 +56,10 @@ class Config(GeneratorConfig):
     def channels(self, res: int) -> int:
         return min(self.fmap_base // 2 ** (int(math.log2(res)) - 1), self.fmap_max)
 
-    @property
-    def num_ws(self) -> int:
-        return 2 * int(math.log2(self.resolution)) - 2
-
     def check(self) -> None:
         super().check()
-        if min(self.z_dim, self.w_dim, self.mapping_layers) < 1 or self.channels(self.resolution) < 1:
-            raise ValueError("z_dim, w_dim, mapping_layers and channels must be >= 1")
+        if self.channels(self.resolution) < 1:
+            raise ValueError("channels must be >= 1")
 
 
 def full_config(resolution: int) -> Config:
@@ -167,14 +180,4 @@ class Generator(StyleBasedGenerator):
     @torch.no_grad()
     def rescale_output(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
         """Make the output ``output * scale + shift`` per RGB channel (folded into ToRGB)."""
-        _rescale_conv(self.synthesis.torgb, scale, shift)
-
-    @torch.no_grad()
-    def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
-        """Set ``w_avg`` to the mean w of ``z``."""
-        self.mapping.w_avg.copy_(channel_stats(self.mapping(z, 1)[:, 0], [0])[0])
-
-
-def _rescale_conv(conv: Conv2d, scale: torch.Tensor, shift: torch.Tensor) -> None:
-    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
-    conv.bias.mul_(scale).add_(shift)
+        rescale_channels_(self.synthesis.torgb.weight, self.synthesis.torgb.bias, scale, shift)

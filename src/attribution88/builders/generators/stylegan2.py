@@ -19,17 +19,33 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .architectures import GeneratorConfig
-from .layers import (SQRT2, ZEROS, FullyConnected, Init, Module, StyleBasedGenerator, channel_stats, channels_last,
-                     fir_filter, modulated_conv2d, upsample2d)
+from .layers import (SQRT2, ZEROS, FullyConnected, Init, Module, StyleBasedGenerator, StyleConfig, channels_last,
+                     fir_filter, modulated_conv2d, rescale_channels_, upsample2d)
+
+
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Karras et al., Analyzing and Improving StyleGAN (CVPR 2020)",
+    "code_base": "NVlabs/stylegan2",
+    "releases": "NVlabs/stylegan2 README, 'networks' folder (TensorFlow pickles, config-f)",
+    "recipe": {"config": "config-f", "batch": 32, "images": 10_000_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "linear",
+    # NVlabs/stylegan2 networks_stylegan2.py `G_main`: truncation_psi=0.5, truncation_cutoff=None;
+    # the stored noise maps (run_generator.py `randomize_noise=False`; stylegan2-ada-pytorch
+    # generate.py `--noise-mode const`).
+    "truncation": 0.5,
+    "noise": "const",
+    "traits": ("8-layer mapping network", "learned constant input", "weight modulation/demodulation",
+               "per-layer noise inputs", "transposed-conv upsampling with [1,3,3,1] FIR filter",
+               "skip generator: RGB outputs at every resolution summed"),
+}
 
 
 @dataclass(frozen=True)
-class Config(GeneratorConfig):
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
-    mapping_lr_mul: float = 0.01
+class Config(StyleConfig):
     channel_base: int = 32768
     channel_max: int = 512
     resample_filter: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0)
@@ -39,14 +55,10 @@ class Config(GeneratorConfig):
     def channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
 
-    @property
-    def num_ws(self) -> int:
-        return 2 * int(math.log2(self.resolution)) - 2
-
     def check(self) -> None:
         super().check()
-        if min(self.z_dim, self.w_dim, self.mapping_layers, self.channel_max) < 1 or self.channels(self.resolution) < 1:
-            raise ValueError("z_dim, w_dim, mapping_layers and channels must be >= 1")
+        if self.channel_max < 1 or self.channels(self.resolution) < 1:
+            raise ValueError("channel_max and channels must be >= 1")
 
 
 def full_config(resolution: int) -> Config:
@@ -190,11 +202,4 @@ class Generator(StyleBasedGenerator):
         scaled, the shift added by the last one)."""
         for res in self.synthesis.resolutions:
             torgb = getattr(self.synthesis, f"b{res}").torgb
-            torgb.weight.mul_(scale.reshape(3, 1, 1, 1))
-            torgb.bias.mul_(scale)
-        torgb.bias.add_(shift)
-
-    @torch.no_grad()
-    def calibrate(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
-        """Set ``w_avg`` to the mean w of ``z`` (what training's moving average tracks)."""
-        self.mapping.w_avg.copy_(channel_stats(self.mapping(z, 1)[:, 0], [0])[0])
+            rescale_channels_(torgb.weight, torgb.bias, scale, shift if res == self.resolution else None)

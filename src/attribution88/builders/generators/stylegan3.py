@@ -26,17 +26,31 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .architectures import GeneratorConfig
-from .layers import (ZEROS, FullyConnected, Init, Module, StyleBasedGenerator, channel_stats, channels_last,
-                     conv1x1, filtered_lrelu, lowpass_filter, modulated_conv2d)
+from .layers import (ZEROS, FullyConnected, Init, Module, StyleBasedGenerator, StyleConfig, channel_stats,
+                     channels_last, conv1x1, filtered_lrelu, lowpass_filter, modulated_conv2d, rescale_channels_)
+
+
+#: The registry entry (`architectures.Architecture`), read from this file's text without importing
+#: it: a literal, no names or calls.
+ARCHITECTURE = {
+    "paper": "Karras et al., Alias-Free GANs (NeurIPS 2021)",
+    "code_base": "NVlabs/stylegan3",
+    "releases": "none for these semantics (official StyleGAN3 models: FFHQ, AFHQv2, MetFaces)",
+    "recipe": {"config": "stylegan3-t", "batch": 32, "images": 20_000_000},
+    "latent": "normal",
+    "output_range": (-1.0, 1.0),
+    "output_activation": "linear",
+    "truncation": 1.0,  # NVlabs/stylegan3 `Generator.forward`: truncation_psi=1; no noise inputs
+    "traits": ("2-layer mapping network", "Fourier-feature input with a learned rotation/translation",
+               "modulated/demodulated convolutions", "no noise inputs",
+               "alias-free filtered leaky ReLU: 2x upsampling, Kaiser low-pass, downsampling",
+               "geometric cutoff schedule, 2 critically sampled layers, 10 px margin"),
+}
 
 
 @dataclass(frozen=True)
-class Config(GeneratorConfig):
-    z_dim: int = 512
-    w_dim: int = 512
+class Config(StyleConfig):
     mapping_layers: int = 2
-    mapping_lr_mul: float = 0.01
     channel_base: int = 32768
     channel_max: int = 512
     num_layers: int = 14
@@ -74,12 +88,11 @@ class Config(GeneratorConfig):
                 "sizes": sizes.astype(int), "channels": channels.astype(int)}
 
     def check(self) -> None:
-        if self.resolution < 8 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"resolution must be a power of two >= 8, not {self.resolution}")
+        super().check()
         if self.num_layers <= self.num_critical or self.num_critical < 1:
             raise ValueError("num_layers must exceed num_critical >= 1")
-        if min(self.z_dim, self.w_dim, self.mapping_layers, self.channel_max) < 1:
-            raise ValueError("z_dim, w_dim, mapping_layers and channel_max must be >= 1")
+        if self.channel_max < 1:
+            raise ValueError("channel_max must be >= 1")
 
 
 def full_config(resolution: int) -> Config:
@@ -243,5 +256,4 @@ class Generator(StyleBasedGenerator):
         """Make the output ``output * scale + shift`` per RGB channel (folded into ToRGB,
         before the output scale)."""
         torgb = self.synthesis.layers()[-1]
-        torgb.weight.mul_(scale.reshape(3, 1, 1, 1))
-        torgb.bias.mul_(scale).add_(shift / self.config.output_scale)
+        rescale_channels_(torgb.weight, torgb.bias, scale, shift / self.config.output_scale)
