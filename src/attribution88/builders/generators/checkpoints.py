@@ -28,7 +28,6 @@ missing, unexpected or of the wrong shape.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attribution88.digests import file_sha256
 from attribution88.errors import CheckpointError
 
 from .architectures import ARCHITECTURES, GeneratorConfig
@@ -94,14 +94,6 @@ def sampling_from_record(record: dict[str, Any], where: Path | str) -> dict[str,
         raise CheckpointError(f"{where}: its record's sampling {sampling!r} is invalid (expected truncation_psi "
                               f"0..2 or null, truncation_cutoff >= 1 or null, noise const/random/null)")
     return dict(sampling)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def looks_like_pickle(path: Path) -> bool:
