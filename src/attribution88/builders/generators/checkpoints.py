@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from attribution88.digests import file_sha256
 from attribution88.errors import CheckpointError
+from attribution88.versioned import read_version
 
 from .architectures import ARCHITECTURES, GeneratorConfig
 from .manifest import RECORD_SUFFIX, WEIGHTS_SUFFIX
@@ -184,11 +185,9 @@ def read_record(path: Path, arch: str, semantic: str | None) -> tuple[dict[str, 
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{rec_path}: not a readable JSON config record ({type(e).__name__}); "
                               f"expected one for a {arch} generator") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise CheckpointError(f"{rec_path}: not an attribution88 generator record (format must be {FORMAT!r})")
-    if record.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{rec_path}: record format_version {record.get('format_version')!r}, this "
-                              f"attribution88 reads {FORMAT_VERSION}")
+    read_version(record, where=f"{rec_path} (generator record)", kind=FORMAT, kind_key="format",
+                 key="format_version", supported=FORMAT_VERSION, error=CheckpointError, exact=True,
+                 remedy="convert the original checkpoint again with `attribution88 generators convert`")
     rec_arch = record.get("arch")
     if rec_arch != arch:
         raise CheckpointError(f"{path}: its record says it is a {rec_arch!r} generator, expected a {arch} "
