@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from attribution88.constants import LPIPS_BACKBONE_ENV
+from attribution88 import settings
+from attribution88.settings import LPIPS_BACKBONE_ENV
 from attribution88.digests import file_sha256
 from attribution88.errors import CheckpointError, ImageError, OfflineError
 from attribution88.ids import derive_seed
@@ -257,9 +258,9 @@ def _resolve_weights(net: str, spec: Backbone, weights: str | os.PathLike[str] |
     if weights is not None:
         where = "weights"
         path = Path(weights)
-    elif os.environ.get(LPIPS_BACKBONE_ENV):
+    elif settings.lpips_backbone():
         where = LPIPS_BACKBONE_ENV
-        path = Path(os.environ[LPIPS_BACKBONE_ENV])
+        path = Path(settings.lpips_backbone())
     else:
         import torch.hub
 
