@@ -86,6 +86,16 @@ def dataset(tiny_dataset, tmp_path):
     return root
 
 
+@pytest.fixture
+def records(tmp_path):
+    """A copy of the packaged leaderboard records the test may change."""
+    from attribution88.leaderboard.records import default_records_dir
+
+    out = tmp_path / "records"
+    shutil.copytree(default_records_dir(), out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def truth(tiny_dataset):
     """The ground truth of `tiny_dataset` (`attribution88.eval.truth.load_truth`)."""

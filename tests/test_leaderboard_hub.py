@@ -10,14 +10,6 @@ import pytest
 from attribution88.cli import main
 from attribution88.errors import ResultsFormatError, UsageError
 from attribution88.leaderboard import hub, load_records
-from attribution88.leaderboard.records import default_records_dir
-
-
-@pytest.fixture
-def records(tmp_path):
-    out = tmp_path / "records"
-    shutil.copytree(default_records_dir(), out)
-    return out
 
 
 def test_push_uploads_the_records_folder_to_a_dataset_repository(records, fake_hub, hub_online):
