@@ -76,7 +76,7 @@ class RepMix(AttributionModel):
     SUMMARY = "RepMix (ECCV 2022): representation mixing + compound loss, ResNet-50"
     PRESETS: dict[str, dict[str, Any]] = {
         "paper": {},
-        # Small enough to train on a laptop CPU in minutes: ResNet-50's layout at a quarter of
+        # Small enough to train on a CPU: ResNet-50's layout at a quarter of
         # its width (1.5 M parameters), 96 px crops of the 128 px images, a few epochs, no
         # ImageNet weights (none exist at this width), a 10x learning rate to make up for it.
         "cpu": {"width": 16, "pretrained": False, "resize": 110, "crop": 96, "test_size": 96,
