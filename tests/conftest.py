@@ -95,3 +95,63 @@ def relabel_metrics(monkeypatch):
         return out
 
     return relabel
+
+
+@pytest.fixture
+def dataset(tiny_dataset, tmp_path):
+    """A copy of `tiny_dataset` the test may change."""
+    root = tmp_path / "attribution88"
+    shutil.copytree(tiny_dataset, root)
+    return root
+
+
+@pytest.fixture
+def records(tmp_path):
+    """A copy of the packaged leaderboard records the test may change."""
+    from attribution88.leaderboard.records import default_records_dir
+
+    out = tmp_path / "records"
+    shutil.copytree(default_records_dir(), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def truth(tiny_dataset):
+    """The ground truth of `tiny_dataset` (`attribution88.eval.truth.load_truth`)."""
+    from attribution88.eval.truth import load_truth
+
+    return load_truth(tiny_dataset)
+
+
+class FakeHub:
+    """A stand-in for huggingface_hub's ``HfApi`` (1.x+) that records the calls made to it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def create_repo(self, repo_id, **kw):
+        self.calls.append(("create_repo", repo_id, kw))
+
+    def upload_folder(self, **kw):
+        self.calls.append(("upload_folder", kw["repo_id"], kw))
+
+
+@pytest.fixture
+def fake_hub():
+    """The `FakeHub` class: ``api = fake_hub()``, or a subclass whose call fails."""
+    return FakeHub
+
+
+#: The Hugging Face token `hub_online` sets (tests check it is never printed).
+HUB_TOKEN = "hf_SECRETsecretSECRETsecret"
+
+
+@pytest.fixture
+def hub_online(monkeypatch):
+    """The Hub marked online, with `HUB_TOKEN` in ``HF_TOKEN``, for this test; returns the
+    token. Nothing reaches the network: the code under test is given a `FakeHub`."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
+    return HUB_TOKEN

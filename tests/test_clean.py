@@ -287,7 +287,7 @@ def test_images_end_to_end_with_the_untrained_backbone(monkeypatch, tmp_path):
     """Real LPIPS features of small images: a candidate identical to a real is kept and has
     distance 0; noisy copies are farther than clean ones."""
     from attribution88.builders.lpips_features import LpipsFeatures
-    from attribution88.constants import LPIPS_BACKBONE_ENV
+    from attribution88.settings import LPIPS_BACKBONE_ENV
 
     monkeypatch.delenv(LPIPS_BACKBONE_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from attribution88.builders.lpips_features import BACKBONES, LpipsFeatures
-from attribution88.constants import LPIPS_BACKBONE_ENV
+from attribution88.settings import LPIPS_BACKBONE_ENV
 from attribution88.errors import CheckpointError, ImageError, OfflineError
 
 

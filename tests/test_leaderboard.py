@@ -48,9 +48,7 @@ def results(tiny_dataset, tmp_path):
     return out
 
 
-def test_scored_results_become_a_separate_table(results, tmp_path, capsys):
-    records = tmp_path / "records"
-    shutil.copytree(default_records_dir(), records)
+def test_scored_results_become_a_separate_table(results, records, capsys):
     assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "My model",
                  "--paper", "Me et al.", "--notes", "a test"]) == 0
     assert "added 'My model' (attribution_accuracy 0.75" in capsys.readouterr().out
@@ -123,13 +121,12 @@ def test_bad_records_are_refused_with_the_reason(change, message):
         Record.from_dict(_record(**change))
 
 
-def test_duplicate_entries_and_bad_json_are_refused(tmp_path, capsys):
-    shutil.copytree(default_records_dir(), tmp_path / "r")
-    shutil.copy(tmp_path / "r" / "repmix-test-published.json", tmp_path / "r" / "copy.json")
+def test_duplicate_entries_and_bad_json_are_refused(records, capsys):
+    shutil.copy(records / "repmix-test-published.json", records / "copy.json")
     with pytest.raises(ResultsFormatError, match="already in"):
-        load_records(tmp_path / "r")
-    (tmp_path / "r" / "copy.json").write_text("{not json")
-    assert main(["leaderboard", "list", "--records", str(tmp_path / "r")]) == 1
+        load_records(records)
+    (records / "copy.json").write_text("{not json")
+    assert main(["leaderboard", "list", "--records", str(records)]) == 1
     err = capsys.readouterr().err
     assert "not valid JSON" in err and err.count("\n") == 1
 
@@ -147,9 +144,7 @@ def _store(records):
     return {p.name: p.read_bytes() for p in records.iterdir()}
 
 
-def test_a_scored_run_is_shown_beside_the_published_rows_of_its_configuration(results, tmp_path, capsys):
-    records = tmp_path / "records"
-    shutil.copytree(default_records_dir(), records)
+def test_a_scored_run_is_shown_beside_the_published_rows_of_its_configuration(results, records, capsys):
     assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "My RepMix",
                  "--configuration", "RepMix/No-Compound-Loss"]) == 0
     mine = next(r for r in load_records(records) if r.name == "My RepMix")
@@ -171,10 +166,8 @@ def test_a_scored_run_is_shown_beside_the_published_rows_of_its_configuration(re
     ("not score", lambda d: {**d, "kind": "attribution88.compare"}, "not the results of"),
     ("newer", lambda d: {**d, "schema_version": 99}, "newer"),
 ])
-def test_adding_bad_results_fails_in_one_line_and_leaves_the_store_unchanged(results, tmp_path, capsys,
+def test_adding_bad_results_fails_in_one_line_and_leaves_the_store_unchanged(results, records, tmp_path, capsys,
                                                                              problem, edit, message):
-    records = tmp_path / "records"
-    shutil.copytree(default_records_dir(), records)
     before = _store(records)
     d = json.loads(results.read_text())
     assert d["truth"]["spec_version"] == SPEC.version
@@ -187,9 +180,7 @@ def test_adding_bad_results_fails_in_one_line_and_leaves_the_store_unchanged(res
     assert _store(records) == before
 
 
-def test_the_same_submission_twice_is_refused_and_the_store_unchanged(results, tmp_path, capsys):
-    records = tmp_path / "records"
-    shutil.copytree(default_records_dir(), records)
+def test_the_same_submission_twice_is_refused_and_the_store_unchanged(results, records, capsys):
     assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "First"]) == 0
     before = _store(records)
     for name, message in (("Second", "already on the board as 'First'"), ("FIRST", "--replace")):
@@ -203,9 +194,7 @@ def test_the_same_submission_twice_is_refused_and_the_store_unchanged(results, t
     assert next(r for r in load_records(records) if r.name == "First").notes == "rescored"
 
 
-def test_adding_to_a_broken_store_writes_nothing(results, tmp_path, capsys):
-    records = tmp_path / "records"
-    shutil.copytree(default_records_dir(), records)
+def test_adding_to_a_broken_store_writes_nothing(results, records, capsys):
     (records / "zz-broken.json").write_text("[]")
     before = _store(records)
     assert main(["leaderboard", "add", str(results), "--records", str(records), "--name", "Mine"]) == 1

@@ -10,37 +10,10 @@ import pytest
 from attribution88.cli import main
 from attribution88.errors import ResultsFormatError, UsageError
 from attribution88.leaderboard import hub, load_records
-from attribution88.leaderboard.records import default_records_dir
 
 
-class FakeApi:
-    def __init__(self):
-        self.calls = []
-
-    def create_repo(self, repo_id, **kw):
-        self.calls.append(("create_repo", repo_id, kw))
-
-    def upload_folder(self, **kw):
-        self.calls.append(("upload_folder", kw["repo_id"], kw))
-
-
-@pytest.fixture
-def records(tmp_path):
-    out = tmp_path / "records"
-    shutil.copytree(default_records_dir(), out)
-    return out
-
-
-def _online(monkeypatch):
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", "hf_secret_token")
-
-
-def test_push_uploads_the_records_folder_to_a_dataset_repository(records, monkeypatch):
-    _online(monkeypatch)
-    api = FakeApi()
+def test_push_uploads_the_records_folder_to_a_dataset_repository(records, fake_hub, hub_online):
+    api = fake_hub()
     assert hub.push(records, "org/board", api=api) == len(list(records.glob("*.json")))
     (create, repo, ckw), (upload, repo2, ukw) = api.calls
     assert (create, repo, ckw["repo_type"], ckw["exist_ok"]) == ("create_repo", "org/board", "dataset", True)
@@ -49,9 +22,9 @@ def test_push_uploads_the_records_folder_to_a_dataset_repository(records, monkey
     assert ukw["repo_type"] == "dataset" and ukw["allow_patterns"] == ["*.json"]
 
 
-def test_push_refuses_a_broken_store_and_says_offline_in_one_line(records, monkeypatch, capsys):
+def test_push_refuses_a_broken_store_and_says_offline_in_one_line(records, fake_hub, capsys):
     (records / "broken.json").write_text("{")
-    api = FakeApi()
+    api = fake_hub()
     with pytest.raises(ResultsFormatError):
         hub.push(records, "org/board", api=api)
     assert api.calls == []
@@ -64,16 +37,14 @@ def test_push_refuses_a_broken_store_and_says_offline_in_one_line(records, monke
     assert "ORG/NAME" in capsys.readouterr().err
 
 
-def test_push_keeps_the_token_out_of_errors(records, monkeypatch):
-    _online(monkeypatch)
-
-    class Refusing(FakeApi):
+def test_push_keeps_the_token_out_of_errors(records, fake_hub, hub_online):
+    class Refusing(fake_hub):
         def upload_folder(self, **kw):
             raise RuntimeError(f"401 Unauthorized for token {kw['token']}")
 
     with pytest.raises(Exception) as e:
         hub.push(records, "org/board", api=Refusing())
-    assert "401" in str(e.value) and "hf_secret_token" not in str(e.value)
+    assert "401" in str(e.value) and hub_online not in str(e.value)
 
 
 def _repository(tmp_path, records, change=None):

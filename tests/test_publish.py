@@ -1,40 +1,13 @@
 """`attribution88 publish`: everything up to the network call — the exact files and card, what a
 missing token or an offline machine prints — and the calls made against a stand-in Hub API."""
 
-import shutil
 
 import pytest
-from huggingface_hub import constants
 
 from attribution88.cli import main
 from attribution88.errors import OfflineError, PublishError, UsageError
 from attribution88.format.manifest import read_manifest
 from attribution88.publish import plan_publish, publish
-
-
-@pytest.fixture
-def dataset(tiny_dataset, tmp_path):
-    root = tmp_path / "attribution88"
-    shutil.copytree(tiny_dataset, root)
-    return root
-
-
-class FakeHub:
-    """Records the calls publish makes, as huggingface_hub 1.x+ HfApi would receive them."""
-
-    def __init__(self):
-        self.calls = []
-
-    def create_repo(self, repo_id, **kw):
-        self.calls.append(("create_repo", repo_id, kw))
-
-    def upload_folder(self, **kw):
-        self.calls.append(("upload_folder", kw["repo_id"], kw))
-
-
-class FakeOldHub(FakeHub):
-    def upload_large_folder(self, **kw):
-        self.calls.append(("upload_large_folder", kw["repo_id"], kw))
 
 
 def test_dry_run_lists_every_file_and_prints_the_card(dataset, capsys):
@@ -46,9 +19,13 @@ def test_dry_run_lists_every_file_and_prints_the_card(dataset, capsys):
     assert "config_name: test_unseen_perturbations" in out and "dry run: nothing was uploaded" in out
 
 
-def test_plan_uploads_exactly_the_manifest_files(dataset):
+def test_plan_uploads_exactly_the_manifest_files(dataset, fake_hub):
+    class FakeOldHub(fake_hub):
+        def upload_large_folder(self, **kw):
+            self.calls.append(("upload_large_folder", kw["repo_id"], kw))
+
     (dataset / "data" / "train" / ".junk.tmp-1").write_bytes(b"x")
-    plan = plan_publish(dataset, "org/a88", api=FakeHub())
+    plan = plan_publish(dataset, "org/a88", api=fake_hub())
     paths = [p for p, _ in plan.files]
     assert paths[:2] == ["README.md", "manifest.json"]
     assert sorted(paths[2:]) == sorted(s.path for s in read_manifest(dataset).shards)
@@ -57,15 +34,14 @@ def test_plan_uploads_exactly_the_manifest_files(dataset):
 
 
 @pytest.mark.parametrize("bad", ["noslash", "a/b/c", "/abs/path", "org/"])
-def test_bad_repo_ids_are_refused(dataset, bad):
+def test_bad_repo_ids_are_refused(dataset, fake_hub, bad):
     with pytest.raises(UsageError, match="repo-id"):
-        plan_publish(dataset, bad, api=FakeHub())
+        plan_publish(dataset, bad, api=fake_hub())
 
 
-def test_missing_token_stops_before_any_call(dataset, monkeypatch):
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    hub = FakeHub()
+def test_missing_token_stops_before_any_call(dataset, fake_hub, hub_online, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN")
+    hub = fake_hub()
     plan = plan_publish(dataset, "org/a88", api=hub)
     with pytest.raises(PublishError, match="no Hugging Face token"):
         publish(plan, api=hub)
@@ -79,11 +55,9 @@ def test_offline_machine_stops_with_one_line(dataset, capsys):
     assert code != 0 and err.count("\n") == 0 and "offline" in err
 
 
-def test_upload_calls_and_the_token_is_never_printed(dataset, monkeypatch, capsys):
-    secret = "hf_SECRETsecretSECRETsecret"
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", secret)
-    hub = FakeHub()
+def test_upload_calls_and_the_token_is_never_printed(dataset, fake_hub, hub_online, capsys):
+    secret = hub_online
+    hub = fake_hub()
     plan = plan_publish(dataset, "org/a88", private=True, api=hub)
     url = publish(plan, api=hub)
     assert url == "https://huggingface.co/datasets/org/a88"
@@ -95,12 +69,10 @@ def test_upload_calls_and_the_token_is_never_printed(dataset, monkeypatch, capsy
     assert secret not in out.out + out.err
 
 
-def test_hub_errors_are_one_line_without_the_token(dataset, monkeypatch):
-    secret = "hf_SECRETsecretSECRETsecret"
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", secret)
+def test_hub_errors_are_one_line_without_the_token(dataset, fake_hub, hub_online):
+    secret = hub_online
 
-    class Refusing(FakeHub):
+    class Refusing(fake_hub):
         def upload_folder(self, **kw):
             raise RuntimeError(f"403 Forbidden for token {secret}\nmore")
 
@@ -108,7 +80,7 @@ def test_hub_errors_are_one_line_without_the_token(dataset, monkeypatch):
         publish(plan_publish(dataset, "org/a88", api=Refusing()), api=Refusing())
     assert secret not in str(e.value) and "\n" not in str(e.value) and "resume" in str(e.value)
 
-    class Unreachable(FakeHub):
+    class Unreachable(fake_hub):
         def create_repo(self, repo_id, **kw):
             raise ConnectionError("no route to host")
 

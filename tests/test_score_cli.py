@@ -20,11 +20,6 @@ from attribution88.spec import SPEC
 SOURCES = SPEC.source_names
 
 
-@pytest.fixture(scope="module")
-def truth(tiny_dataset):
-    return load_truth(tiny_dataset)
-
-
 @pytest.fixture
 def run(tiny_dataset, capsys):
 

@@ -11,15 +11,9 @@ import pytest
 
 from attribution88 import cli
 from attribution88.eval.submission import MAX_BYTES_ENV, read_submission
-from attribution88.eval.truth import load_truth
 from attribution88.spec import SPEC
 
 SOURCES = SPEC.source_names
-
-
-@pytest.fixture(scope="module")
-def truth(tiny_dataset):
-    return load_truth(tiny_dataset)
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,12 @@ row that breaks the spec are each reported by name, with a non-zero exit."""
 
 import hashlib
 import json
-import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from attribution88.cli import main
 from attribution88.verify import verify
-
-
-@pytest.fixture
-def dataset(tiny_dataset, tmp_path):
-    root = tmp_path / "attribution88"
-    shutil.copytree(tiny_dataset, root)
-    return root
 
 
 def _first_shard(root, split="train"):

@@ -47,9 +47,9 @@ def decode_png(data: bytes) -> Image.Image:
 
 
 def _chw(image: Image.Image | np.ndarray) -> torch.Tensor:
-    """HWC uint8 -> a contiguous CHW uint8 tensor. numpy's transposing copy is about 3x faster
-    than torch's for uint8, and contiguous samples make the batch collation a plain copy
-    (benchmarks/bench_loader.py)."""
+    """HWC uint8 -> a contiguous CHW uint8 tensor. numpy's transposing copy is faster than
+    torch's for uint8, and contiguous samples make the batch collation a plain copy
+    (benchmarks/bench_loader.py measures both)."""
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)))

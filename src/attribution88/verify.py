@@ -22,12 +22,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from .digests import file_sha256
 from .errors import Attribution88Error, SpecError, UsageError
 from .format.card import card_metadata
 from .format.dataset import condition_of
 from .format.manifest import AUX_FILES, CARD, Manifest, read_manifest
 from .format.reader import resolve
-from .format.shards import ShardKey, file_sha256, read_shard
+from .format.shards import ShardKey, read_shard
 from .ids import assign, assign_test, parse_id, release_test_rank
 from .release import PROCESSED_ORIGIN, RELEASE_PRESET
 from .spec import SPEC, Spec, test_group

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from attribution88.errors import UsageError
+from attribution88.versioned import read_version
 
 __all__ = ["CleaningStats", "SELECTIONS", "SelectionStats", "cleaning_table", "log_summary",
            "measure_selection", "worst_third"]
@@ -133,10 +134,9 @@ class CleaningStats:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CleaningStats:
-        if data.get("version") != STATS_VERSION:
-            raise UsageError(f"cleaning stats version {data.get('version')!r} is not "
-                             f"{STATS_VERSION}; rebuild the dataset card")
+    def from_dict(cls, data: Mapping[str, Any], where: str = "cleaning stats") -> CleaningStats:
+        read_version(data, where=where, supported=STATS_VERSION, error=UsageError, exact=True,
+                     remedy="rebuild the dataset card")
         names = {f.name for f in fields(cls)}
         kw = {k: (math.nan if v is None else v) for k, v in data.items() if k in names}
         for name in ("candidates", *SELECTIONS):

@@ -36,7 +36,7 @@ _VALID_DIMS = (64, 192, 768, 2048)
 class InceptionFid:
     """FID with Inception weights from a local file. ``dims``: which features, 2048 (pool3,
     the standard FID) or 64, 192, 768 (earlier blocks; cheaper statistics: each FID takes an
-    eigen-decomposition of a dims x dims matrix, ~10 s at 2048 on one core here)."""
+    eigen-decomposition of a dims x dims matrix, a cost that grows as dims cubed)."""
 
     def __init__(self, weights: str | os.PathLike[str], *, dims: int = 2048,
                  batch_size: int = 64) -> None:

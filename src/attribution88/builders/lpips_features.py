@@ -38,7 +38,6 @@ the spec (a valid distance, but not the published LPIPS: `description` says so).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from attribution88.constants import LPIPS_BACKBONE_ENV
+from attribution88 import settings
+from attribution88.settings import LPIPS_BACKBONE_ENV
+from attribution88.digests import file_sha256
 from attribution88.errors import CheckpointError, ImageError, OfflineError
 from attribution88.ids import derive_seed
 from attribution88.registry import Registry
@@ -257,9 +258,9 @@ def _resolve_weights(net: str, spec: Backbone, weights: str | os.PathLike[str] |
     if weights is not None:
         where = "weights"
         path = Path(weights)
-    elif os.environ.get(LPIPS_BACKBONE_ENV):
+    elif settings.lpips_backbone():
         where = LPIPS_BACKBONE_ENV
-        path = Path(os.environ[LPIPS_BACKBONE_ENV])
+        path = Path(settings.lpips_backbone())
     else:
         import torch.hub
 
@@ -307,11 +308,7 @@ def _load_trunk(trunk: torch.nn.Module, path: Path) -> str:
         if not torch.isfinite(t).all():
             raise CheckpointError(f"LPIPS backbone weights {path}: {key} has non-finite values")
     trunk.load_state_dict({k[len("features."):]: state[k].float() for k in wanted})
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def _load_lin(net: str, spec: Backbone) -> list[torch.Tensor]:

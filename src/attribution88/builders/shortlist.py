@@ -41,8 +41,8 @@ __all__ = ["CHUNK_BYTES", "EXACT_BUDGET", "SHORTLIST_MODES", "exact_pair_distanc
            "mean_pairwise_distance", "shortlist"]
 
 #: "auto" shortlists exactly while candidates x reals x dim <= this (multiply-adds; 2,000 x
-#: 2,000 alexnet vectors at 128 px are 5.9e11, ~20 s of one core; a full-scale cell, 36,000 x
-#: 36,000, would be 1.9e14: hours, so it takes the PCA shortlist).
+#: 2,000 alexnet vectors at 128 px are 5.9e11; a full-scale cell, 36,000 x 36,000, would be
+#: 1.9e14, over 300 times as many, so it takes the PCA shortlist).
 EXACT_BUDGET = 1.0e12
 #: Bytes of feature rows held in memory at once (per operand).
 CHUNK_BYTES = 256 << 20

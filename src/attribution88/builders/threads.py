@@ -16,13 +16,11 @@ from attribution88.errors import UsageError
 
 __all__ = ["DEFAULT_THREADS", "passive_omp_wait", "thread_limit"]
 
-#: Threads `clean` gives BLAS (numpy, scipy, faiss) and faiss's OpenMP by default. On the
-#: shared 2-core machine, with torch in the same process, 1 was fastest by far: 3 cells of
-#: features + clean spent 7.4-9.4 s cleaning with 1 thread, 26-51 s with 2 and 40-48 s with
-#: the pools left alone (two runs of benchmarks/bench_clean.py): the spinning pools of numpy's
-#: OpenBLAS, faiss's OpenMP and torch's OpenMP fight for the cores. Raise it on a machine
-#: whose cores are not shared, or run several cells in parallel processes instead. See also
-#: `passive_omp_wait`.
+#: Threads `clean` gives BLAS (numpy, scipy, faiss) and faiss's OpenMP by default: 1, because
+#: with torch in the same process the spinning pools of numpy's OpenBLAS, faiss's OpenMP and
+#: torch's OpenMP fight for the cores (benchmarks/bench_clean.py compares 1, 2 and the pools
+#: left alone). Raise it on a machine whose cores are not shared, or run several cells in
+#: parallel processes instead. See also `passive_omp_wait`.
 DEFAULT_THREADS: int | None = 1
 
 
@@ -49,9 +47,9 @@ def passive_omp_wait() -> bool:
     """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it, so idle OpenMP threads of
     torch and faiss sleep instead of spinning against each other and other processes. OpenMP
     reads it when the library loads: call it before torch or faiss is first imported (at the
-    start of a build). Returns whether it can still take effect. Measured on the shared 2-core
-    machine (benchmarks/bench_clean.py, two runs): LPIPS features with torch at 2 threads took
-    3.6-4.3 s instead of 11.5-13.2 s, as fast as torch at 1 thread."""
+    start of a build). Returns whether it can still take effect. With it, torch's LPIPS features
+    at several threads no longer wait on spinning threads (benchmarks/bench_clean.py measures
+    both policies)."""
     import os
     import sys
 

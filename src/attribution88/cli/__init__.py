@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 
-from .. import __version__
+from .. import __version__, settings
 from ..errors import Attribution88Error
 
 #: Command modules, in the order `--help` lists them.
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
-    debug = os.environ.get("ATTRIBUTION88_DEBUG") == "1"
+    debug = settings.debug()
     missing = missing_distributions(args._extra) if args._extra else []
     if missing:
         print(f"{PROG} {args.command}: error: this needs the {args._extra!r} extra, which lacks "

@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     passive_omp_wait()  # before torch and faiss load: idle OpenMP threads sleep, not spin
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from .. import settings
     from ..builders.build import default_real_sources, run_build
-    from ..constants import CHECKPOINTS_ENV, LPIPS_BACKBONE_ENV
     from ..builders.pipeline import BuildConfig, select_cells, shard_slice
     from ..errors import UsageError
     from ..spec import SPEC
@@ -81,13 +81,13 @@ def run(args: argparse.Namespace) -> int:
     mini = preset == "mini"
     config = BuildConfig(
         preset=preset, out=args.out, real_sources=default_real_sources(preset, args.reals),
-        checkpoints=args.checkpoints or os.environ.get(CHECKPOINTS_ENV),
+        checkpoints=args.checkpoints or settings.checkpoints(),
         # Stand-ins only where no generator was given: the mini preset without --checkpoints
         # (or $ATTRIBUTION88_CHECKPOINTS) and --entry-point, or --stand-ins for the cells left.
         entry_points=entry_points,
         stand_ins=args.stand_ins or (mini and not entry_points
-                                     and not (args.checkpoints or os.environ.get(CHECKPOINTS_ENV))),
-        lpips_backbone=args.lpips_backbone or os.environ.get(LPIPS_BACKBONE_ENV),
+                                     and not (args.checkpoints or settings.checkpoints())),
+        lpips_backbone=args.lpips_backbone or settings.lpips_backbone(),
         allow_untrained_lpips=mini, shortlist_k=args.shortlist_k,
         **({} if args.reject_fraction is None else {"reject_fraction": args.reject_fraction}),
         fid_weights=args.fid_inception, device=args.device,

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..builders.generators.manifest import MANIFEST, checkpoints_dir, find_checkpoint
-    from ..constants import CHECKPOINTS_ENV
+    from ..settings import CHECKPOINTS_ENV
     from ..errors import CheckpointError
 
     models = MANIFEST.select(args.arch, args.semantic)
@@ -85,17 +85,16 @@ def _source(m) -> str:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    import os
     from pathlib import Path
 
     from ..builders.generators.architectures import ARCHITECTURES
     from ..builders.generators.convert import convert_file
     from ..builders.generators.manifest import MANIFEST
-    from ..constants import CHECKPOINTS_ENV
+    from .. import settings
     from ..errors import UsageError
 
     model = MANIFEST.model(ARCHITECTURES.get(args.arch).name, args.semantic)
-    out = Path(args.out or os.environ.get(CHECKPOINTS_ENV) or "checkpoints")
+    out = Path(args.out or settings.checkpoints() or "checkpoints")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file; expected a folder for {model.checkpoint_file}")
     target = out / model.checkpoint_file

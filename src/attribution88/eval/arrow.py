@@ -1,5 +1,5 @@
-"""Arrow to numpy without pandas: pyarrow's ``to_numpy`` imports pandas when it is installed
-(~0.3 s), which `attribution88 score` avoids to start fast. Columns without nulls only."""
+"""Arrow to numpy without pandas: pyarrow's ``to_numpy`` imports pandas when it is installed,
+which `attribution88 score` avoids to start fast. Columns without nulls only."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ResultsFormatError
+from ..versioned import read_version
 from .metric_table import Estimate
 from .metric_table import finite as _num
 from .truth import TruthInfo
@@ -125,18 +126,10 @@ class BootstrapInfo:
 
 
 def _check_header(d: Any, kind: str) -> int:
-    if not isinstance(d, dict):
-        raise ResultsFormatError("results document: expected a JSON object")
-    if d.get("kind", kind) != kind:
-        raise ResultsFormatError(f"results document is a {d.get('kind')!r}, expected {kind!r}")
-    try:
-        version = int(d.get("schema_version", 1))
-    except (TypeError, ValueError):
-        raise ResultsFormatError(f"results document: bad schema_version {d.get('schema_version')!r}") from None
-    if version > SCHEMA_VERSION:
-        raise ResultsFormatError(f"results document has schema version {version}, newer than this "
-                                 f"attribution88 reads ({SCHEMA_VERSION}); upgrade attribution88")
-    return version
+    """The schema version of a results document of ``kind`` (version 1 had no schema_version)."""
+    return read_version(d, where="results document", kind=kind, kind_required=False,
+                        key="schema_version", default=1, supported=SCHEMA_VERSION,
+                        error=ResultsFormatError)
 
 
 @dataclass(frozen=True)

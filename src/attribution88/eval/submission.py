@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..constants import MAX_SUBMISSION_BYTES_ENV
+from .. import settings
+from ..settings import MAX_SUBMISSION_BYTES_ENV
 from ..errors import SubmissionError, UsageError
 from ..spec import SPEC, Spec
 from .arrow import to_numpy
@@ -79,7 +80,7 @@ def parse_size(text: str | int) -> int:
 
 def default_max_bytes() -> int:
     """The size limit: `MAX_BYTES_ENV` if set, else `DEFAULT_MAX_BYTES`."""
-    env = os.environ.get(MAX_BYTES_ENV)
+    env = settings.max_submission_bytes()
     if env:
         try:
             return parse_size(env)

@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import DatasetFormatError, DatasetNotFoundError
 from ..spec import SPEC, Spec
+from ..versioned import read_version
 from .schema import FORMAT_VERSION
 from .shards import ShardInfo, list_shards, shard_info
 
@@ -77,21 +78,16 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Manifest:
+    def from_dict(cls, d: dict, where: str = MANIFEST) -> Manifest:
+        version = read_version(d, where=where, key="format_version", supported=FORMAT_VERSION,
+                               error=DatasetFormatError)
         try:
-            version = int(d["format_version"])
-            if version > FORMAT_VERSION:
-                raise DatasetFormatError(
-                    f"manifest format {version} is newer than this attribution88 reads "
-                    f"({FORMAT_VERSION}); upgrade attribution88")
             shards = tuple(ShardInfo(**s) for s in d["shards"])
             return cls(preset=str(d["preset"]), spec=dict(d["spec"]), shards=shards,
                        build=dict(d.get("build", {})), format_version=version,
                        tool_version=str(d.get("tool_version", "?")))
         except (KeyError, TypeError, ValueError) as e:
-            if isinstance(e, DatasetFormatError):
-                raise
-            raise DatasetFormatError(f"{MANIFEST}: malformed ({e})") from None
+            raise DatasetFormatError(f"{where}: malformed ({type(e).__name__}: {e})") from None
 
 
 def read_manifest(root: str | os.PathLike) -> Manifest:
@@ -99,7 +95,7 @@ def read_manifest(root: str | os.PathLike) -> Manifest:
     if not path.is_file():
         raise DatasetNotFoundError(f"{root}: no {MANIFEST}; not an attribution88 dataset folder")
     try:
-        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetFormatError(f"{path}: not valid JSON ({e})") from None
 

@@ -99,8 +99,8 @@ def read_table(root: str | os.PathLike, config: str = "default", split: str = "t
     tables = []
     for rel in config_shards(manifest, config, split, spec):
         try:
-            # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset and pandas
-            # (~0.7 s), which `attribution88 score` must not pay at startup
+            # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset and pandas,
+            # which `attribution88 score` must not pay for at startup
             tables.append(pq.ParquetFile(root / rel).read(columns=columns))
         except FileNotFoundError:
             raise DatasetFormatError(f"{root / rel}: shard listed in the manifest is missing "

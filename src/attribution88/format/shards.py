@@ -16,7 +16,6 @@ Split names are folder names under ``data/``, which is how the Hub recognises sp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import atomic_path
+from ..digests import file_sha256
 from ..errors import DatasetFormatError
 from ..spec import SPEC, SPLITS, Spec
 from .schema import FORMAT_VERSION, Record, records_to_table
@@ -74,14 +74,6 @@ class ShardInfo:
     rows: int
     bytes: int
     sha256: str
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_shard(root: str | os.PathLike, key: ShardKey, records: list[Record], *,

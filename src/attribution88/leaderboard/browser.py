@@ -17,21 +17,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from attribution88 import settings
 from attribution88.errors import MissingDependencyError
+from attribution88.settings import CHROMEDRIVER_ENV, CHROMIUM_ENV
 
 #: Flags of every Chromium this package starts.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
-CHROMIUM_ENV, DRIVER_ENV = "ATTRIBUTION88_CHROMIUM", "ATTRIBUTION88_CHROMEDRIVER"
-INSTALL_HINT = ("apt-get install chromium chromium-driver (or set ATTRIBUTION88_CHROMIUM and "
-                "ATTRIBUTION88_CHROMEDRIVER), and pip install 'attribution88[test]' for selenium")
+INSTALL_HINT = (f"apt-get install chromium chromium-driver (or set {CHROMIUM_ENV} and "
+                f"{CHROMEDRIVER_ENV}), and pip install 'attribution88[test]' for selenium")
 
 
 def find_chromium() -> tuple[str, str]:
     """(browser, driver) executables, or a `MissingDependencyError` saying how to get them."""
-    browser = os.environ.get(CHROMIUM_ENV) or next(
+    browser = settings.chromium() or next(
         (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    driver = os.environ.get(DRIVER_ENV) or shutil.which("chromedriver")
+    driver = settings.chromedriver() or shutil.which("chromedriver")
     missing = [n for n, p in (("chromium", browser), ("chromedriver", driver)) if not p or not Path(p).exists()]
     if importlib.util.find_spec("selenium") is None:
         missing.append("selenium")

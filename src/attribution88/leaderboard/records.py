@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from attribution88.errors import ResultsFormatError, UsageError
 from attribution88.eval.metric_table import METRICS, Estimate
+from attribution88.versioned import read_version
 
 #: Layout version of a record. Bump when a key changes meaning or moves.
 #: 2: `configuration`, `adversarial`, `results` (a scored entry's whole results document), and
@@ -138,14 +139,8 @@ class Record:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "record") -> Record:
-        if not isinstance(d, dict):
-            raise ResultsFormatError(f"{where}: not a JSON object")
-        version = d.get("schema_version")
-        if not isinstance(version, int) or version < 1:
-            raise ResultsFormatError(f"{where}: missing or bad schema_version")
-        if version > SCHEMA_VERSION:
-            raise ResultsFormatError(f"{where}: schema_version {version} is newer than this "
-                                     f"attribution88 reads ({SCHEMA_VERSION}); upgrade attribution88")
+        version = read_version(d, where=where, key="schema_version", supported=SCHEMA_VERSION,
+                               error=ResultsFormatError)
         try:
             metrics = {str(k): Estimate.from_dict(m) for k, m in (d.get("metrics") or {}).items()}
             data = dict(d.get("data") or {})

@@ -28,6 +28,7 @@ from torch import nn
 
 from ..errors import CheckpointError, OfflineError, UsageError
 from ..registry import Registry
+from .config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -185,3 +186,23 @@ def build_stages(name: str, embed_dim: int, width: int | None = None, pretrained
             raise CheckpointError(f"{file}: not ImageNet weights of {name} ({len(result.missing_keys)} missing, "
                                   f"{len(result.unexpected_keys)} unexpected tensors, e.g. {wrong!r})")
     return spec.split(net, embed_dim)
+
+
+@dataclass(frozen=True)
+class BackboneConfig(TrainConfig):
+    """Training settings of a model built on a `BACKBONES` network (its subclasses set the
+    defaults of their own model)."""
+
+    backbone: str = "resnet50"
+    width: int | None = None  # ResNets only: base width (None = 64, torchvision's)
+    pretrained: bool = True  # ImageNet weights (from a file or the torchvision cache)
+
+    def check(self) -> None:
+        super().check()
+        BACKBONES.get(self.backbone)
+        if self.width is not None and (isinstance(self.width, str) or self.width < 1):
+            raise UsageError(f"config width must be an integer >= 1, got {self.width!r}")
+
+    def stages(self, embed_dim: int, weights_path: str | os.PathLike | None = None) -> list[nn.Module]:
+        """`build_stages` of this backbone, width and pretraining, with an ``embed_dim`` head."""
+        return build_stages(self.backbone, embed_dim, self.width, self.pretrained, weights_path)

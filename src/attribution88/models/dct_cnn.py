@@ -30,9 +30,8 @@ from torch import nn
 
 from ..errors import UsageError
 from . import register_model
-from .backbones import BACKBONES, build_stages
+from .backbones import BackboneConfig
 from .classifier import NUM_CLASSES, ImageClassifier, pixels_255
-from .config import TrainConfig
 
 
 def dct_matrix(n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -70,9 +69,7 @@ def dct_features(x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class DCTCNNConfig(TrainConfig):
-    backbone: str = "resnet50"
-    width: int | None = None  # ResNets only: base width (None = 64, torchvision's)
+class DCTCNNConfig(BackboneConfig):
     pretrained: bool = False  # ImageNet weights on spectra: off unless asked for
     resize: int = 128  # the spectrum of the native 128 px image, in training and test (flips only)
     crop: int = 128
@@ -80,12 +77,9 @@ class DCTCNNConfig(TrainConfig):
 
     def check(self) -> None:
         super().check()
-        BACKBONES.get(self.backbone)
         if self.crop != self.test_size:
             raise UsageError(f"config crop ({self.crop}) and test_size ({self.test_size}) must be equal for "
                              f"DCT-CNN: each coefficient is standardised at its position")
-        if self.width is not None and (isinstance(self.width, str) or self.width < 1):
-            raise UsageError(f"config width must be an integer >= 1, got {self.width!r}")
 
 
 @register_model("dct-cnn")
@@ -102,8 +96,7 @@ class DCTCNN(ImageClassifier):
     def __init__(self, config: DCTCNNConfig, weights_path: str | None = None) -> None:
         super().__init__(config)
         self.standardise = nn.BatchNorm1d(3 * config.crop * config.crop, affine=False)
-        self.stages = nn.Sequential(*build_stages(config.backbone, NUM_CLASSES, config.width, config.pretrained,
-                                                  weights_path))
+        self.stages = nn.Sequential(*config.stages(NUM_CLASSES, weights_path))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         c = dct_features(x)

@@ -31,19 +31,15 @@ from torch import nn
 
 from ..errors import UsageError
 from . import register_model
-from .backbones import BACKBONES, build_stages
+from .backbones import BackboneConfig
 from .base import AttributionModel
-from .config import TrainConfig
 
 NUM_CLASSES = 8  # real + 7 GAN architectures
 
 
 @dataclass(frozen=True)
-class RepMixConfig(TrainConfig):
-    backbone: str = "resnet50"
-    width: int | None = None  # ResNets only: base width (None = 64, torchvision's)
+class RepMixConfig(BackboneConfig):
     embed_dim: int = 256
-    pretrained: bool = True  # ImageNet weights (from a file or the torchvision cache)
     mixing: bool = True
     mixing_position: int | None = None  # None: before the head (5 for the ResNets)
     mixing_beta: float = 0.4  # Dirichlet concentration of each image of a pair
@@ -51,15 +47,12 @@ class RepMixConfig(TrainConfig):
 
     def check(self) -> None:
         super().check()
-        BACKBONES.get(self.backbone)
         if self.embed_dim < 1:
             raise UsageError(f"config embed_dim must be >= 1, got {self.embed_dim}")
         if not self.mixing_beta > 0:
             raise UsageError(f"config mixing_beta must be > 0, got {self.mixing_beta}")
         if self.mixing_position is not None and (isinstance(self.mixing_position, str) or self.mixing_position < 0):
             raise UsageError(f"config mixing_position must be an integer >= 0, got {self.mixing_position!r}")
-        if self.width is not None and (isinstance(self.width, str) or self.width < 1):
-            raise UsageError(f"config width must be an integer >= 1, got {self.width!r}")
 
 
 class MixingLayer(nn.Module):
@@ -83,7 +76,7 @@ class RepMix(AttributionModel):
     SUMMARY = "RepMix (ECCV 2022): representation mixing + compound loss, ResNet-50"
     PRESETS: dict[str, dict[str, Any]] = {
         "paper": {},
-        # Small enough to train on a laptop CPU in minutes: ResNet-50's layout at a quarter of
+        # Small enough to train on a CPU: ResNet-50's layout at a quarter of
         # its width (1.5 M parameters), 96 px crops of the 128 px images, a few epochs, no
         # ImageNet weights (none exist at this width), a 10x learning rate to make up for it.
         "cpu": {"width": 16, "pretrained": False, "resize": 110, "crop": 96, "test_size": 96,
@@ -92,7 +85,7 @@ class RepMix(AttributionModel):
 
     def __init__(self, config: RepMixConfig, weights_path: str | None = None) -> None:
         super().__init__(config)
-        stages = build_stages(config.backbone, config.embed_dim, config.width, config.pretrained, weights_path)
+        stages = config.stages(config.embed_dim, weights_path)
         position = len(stages) - 1 if config.mixing_position is None else config.mixing_position
         if position > len(stages):
             raise UsageError(f"mixing_position {position} is out of range for {config.backbone} "

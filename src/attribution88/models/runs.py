@@ -22,6 +22,7 @@ import torch
 from .. import __version__
 from ..atomic import atomic_path, write_json, write_text
 from ..errors import CheckpointError, UsageError
+from ..versioned import read_version
 from .base import AttributionModel
 from .config import CONFIG_VERSION, TrainConfig
 
@@ -57,11 +58,8 @@ def read_run(run: str | os.PathLike) -> RunInfo:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(d, dict) or d.get("kind") != RUN_KIND:
-        raise CheckpointError(f"{path}: not an attribution88 run config")
-    if not isinstance(d.get("version"), int) or d["version"] > CONFIG_VERSION:
-        raise CheckpointError(f"{path}: config version {d.get('version')!r} is newer than this attribution88 "
-                              f"reads ({CONFIG_VERSION}); upgrade attribution88")
+    read_version(d, where=f"{path} (run config)", kind=RUN_KIND, supported=CONFIG_VERSION,
+                 error=CheckpointError)
     cls = get_model(str(d.get("model")))
     return RunInfo(str(d["model"]), cls.Config.from_dict(d.get("config") or {}, str(path)),
                    int(d.get("seed", 0)), dict(d.get("data") or {}))

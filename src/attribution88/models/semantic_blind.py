@@ -33,10 +33,9 @@ from torch import nn
 from ..errors import UsageError
 from ..spec import SPEC
 from . import register_model
-from .backbones import BACKBONES, build_stages
+from .backbones import BackboneConfig
 from .base import AttributionModel
 from .classifier import NUM_CLASSES
-from .config import TrainConfig
 
 
 class GradientReversal(torch.autograd.Function):
@@ -68,23 +67,18 @@ def llr_from_logits(logits: torch.Tensor, prior: float = 1.0 / NUM_CLASSES) -> t
 
 
 @dataclass(frozen=True)
-class SemanticBlindConfig(TrainConfig):
+class SemanticBlindConfig(BackboneConfig):
     backbone: str = "resnet18"
-    width: int | None = None  # ResNets only: base width (None = 64, torchvision's)
     embed_dim: int = 256
-    pretrained: bool = True
     adversarial_weight: float = 1.0  # gradient reversal factor; 0 = the semantic head is a probe only
     semantic_hidden: int = 256
 
     def check(self) -> None:
         super().check()
-        BACKBONES.get(self.backbone)
         if self.adversarial_weight < 0:
             raise UsageError(f"config adversarial_weight must be >= 0, got {self.adversarial_weight}")
         if self.embed_dim < 1 or self.semantic_hidden < 1:
             raise UsageError("config embed_dim and semantic_hidden must be >= 1")
-        if self.width is not None and (isinstance(self.width, str) or self.width < 1):
-            raise UsageError(f"config width must be an integer >= 1, got {self.width!r}")
 
 
 @register_model("semantic-blind")
@@ -102,8 +96,7 @@ class SemanticBlind(AttributionModel):
 
     def __init__(self, config: SemanticBlindConfig, weights_path: str | None = None) -> None:
         super().__init__(config)
-        self.backbone = nn.Sequential(*build_stages(config.backbone, config.embed_dim, config.width,
-                                                    config.pretrained, weights_path))
+        self.backbone = nn.Sequential(*config.stages(config.embed_dim, weights_path))
         self.generator_head = nn.Linear(config.embed_dim, NUM_CLASSES)
         self.semantic_head = nn.Sequential(nn.Linear(config.embed_dim, config.semantic_hidden), nn.ReLU(inplace=True),
                                            nn.Linear(config.semantic_hidden, len(SPEC.semantics)))

@@ -254,17 +254,26 @@ def motion_blur(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.nd
     taps = motion_taps(radius, sigma, angle, x.shape)
     if not taps:
         return np.zeros(x.shape, np.float64)
+    return _sum_taps(x, taps, np.float32).astype(np.float64)
+
+
+def _sum_taps(x: np.ndarray, taps: list[tuple[float, int, int]], dtype: type[np.floating],
+              scale: float = 1.0) -> np.ndarray:
+    """The sum over ``taps`` of ``weight`` times ``scale * x`` shifted by (oy, ox), edges
+    replicated, accumulated in ``dtype`` (the shifted copies are slices of an edge-padded copy)."""
     h, w = x.shape[:2]
     top = max(0, -min(t[1] for t in taps))
     bottom = max(0, max(t[1] for t in taps))
     left = max(0, -min(t[2] for t in taps))
     right = max(0, max(t[2] for t in taps))
     pad = ((top, bottom), (left, right)) + ((0, 0),) * (x.ndim - 2)
-    src = np.pad(x.astype(np.float32, copy=False), pad, mode="edge")
-    out = np.zeros(x.shape, np.float32)
+    src = np.pad(x, pad, mode="edge").astype(dtype)
+    if scale != 1.0:
+        src *= dtype(scale)
+    out = np.zeros(x.shape, dtype)
     for weight, oy, ox in taps:
-        out += np.float32(weight) * src[top + oy:top + oy + h, left + ox:left + ox + w]
-    return out.astype(np.float64)
+        out += dtype(weight) * src[top + oy:top + oy + h, left + ox:left + ox + w]
+    return out
 
 
 def magick_motion_blur(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarray:
@@ -278,18 +287,7 @@ def magick_motion_blur(x: np.ndarray, radius: int, sigma: float, angle: float) -
     Measured against ImageMagick 6.9.11-60 Q16 (Debian 12), the oracle's: identical bytes
     (tests/test_perturb_repmix.py checks it when Wand is installed).
     """
-    taps = motion_taps(radius, sigma, angle, None)
-    h, w = x.shape[:2]
-    top = max(0, -min(t[1] for t in taps))
-    bottom = max(0, max(t[1] for t in taps))
-    left = max(0, -min(t[2] for t in taps))
-    right = max(0, max(t[2] for t in taps))
-    pad = ((top, bottom), (left, right)) + ((0, 0),) * (x.ndim - 2)
-    src = np.pad(x, pad, mode="edge").astype(np.float64)
-    src *= 257.0
-    out = np.zeros(x.shape, np.float64)
-    for weight, oy, ox in taps:
-        out += weight * src[top + oy:top + oy + h, left + ox:left + ox + w]
+    out = _sum_taps(x, motion_taps(radius, sigma, angle, None), np.float64, scale=257.0)
     np.clip(out, 0.0, 65535.0, out=out)
     out += 0.5
     q = out.astype(np.uint32)  # the 16-bit level (truncation of the sum + 0.5)

@@ -115,6 +115,29 @@ def corrupt(x: np.ndarray, name: str, severity: int, rng: np.random.Generator,
     return np.ascontiguousarray(y[:, :, ::-1] if bgr else y)
 
 
+@dataclass(frozen=True)
+class Call:
+    """The checked inputs of one corruption (`apply`, `apply_protocol`)."""
+
+    image: np.ndarray  # RGB uint8 (H, W, 3)
+    name: str
+    severity: int
+    rng: np.random.Generator
+    flavour: Flavour
+
+
+def checked_call(image: np.ndarray | Image.Image, name: str, severity: int, seed: int,
+                 flavour: str | None) -> Call:
+    """Check the arguments of a corruption (a `UsageError` or `UnknownNameError` in one line)
+    and convert the image to RGB uint8 (`attribution88.images.as_rgb`)."""
+    fl = flavour_of(flavour)
+    if name != NO_PERTURBATION:
+        fl.corruptions.get(name)
+    severity = check_severity(severity)
+    rng = generator(seed)
+    return Call(as_rgb(image), name, severity, rng, fl)
+
+
 def apply(image: np.ndarray | Image.Image, name: str, severity: int, seed: int,
           flavour: str | None = None) -> np.ndarray:
     """Corrupt ``image`` with ImageNet-C corruption ``name`` at ``severity`` (1..5).
@@ -131,16 +154,11 @@ def apply(image: np.ndarray | Image.Image, name: str, severity: int, seed: int,
     the same (image, name, severity, seed, flavour) give the same bytes in any process, thread
     or order (for a given numpy / OpenCV / Pillow build). ``name == "none"`` returns a copy.
     """
-    fl = flavour_of(flavour)
-    if name != NO_PERTURBATION:
-        fl.corruptions.get(name)
-    severity = check_severity(severity)
-    rng = generator(seed)
-    x = as_rgb(image)
+    c = checked_call(image, name, severity, seed, flavour)
     if name == NO_PERTURBATION:
-        return x.copy()
-    h, w = x.shape[:2]
+        return c.image.copy()
+    h, w = c.image.shape[:2]
     if h < MIN_SIDE or w < MIN_SIDE:
         raise ImageError(f"image is {w}x{h}; corruptions need at least {MIN_SIDE}x{MIN_SIDE} "
                          f"pixels (apply_protocol works at {SPEC.protocol.work_size} px and takes any size)")
-    return corrupt(x, name, severity, rng, fl)
+    return corrupt(c.image, name, c.severity, c.rng, c.flavour)

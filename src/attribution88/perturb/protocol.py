@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..ids import Assignment
 from ..images import as_rgb
 from ..spec import NO_PERTURBATION, SPEC
-from .engine import check_severity, corrupt, flavour_of, generator
+from .engine import checked_call, corrupt, generator
 
 
 def _resize(x: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -35,17 +35,12 @@ def apply_protocol(image: np.ndarray | Image.Image, name: str, severity: int, se
     (`attribution88.perturb.apply`: ``flavour``, default the spec's, in its channel order),
     resize back bilinear to the input's size. Any non-empty image; returns RGB uint8 (H, W, 3)
     of the input's size. ``name == "none"`` returns the image unchanged (as RGB uint8)."""
-    fl = flavour_of(flavour)
-    if name != NO_PERTURBATION:
-        fl.corruptions.get(name)
-    severity = check_severity(severity)
-    rng = generator(seed)
-    x = as_rgb(image)
+    c = checked_call(image, name, severity, seed, flavour)
     if name == NO_PERTURBATION:
-        return x.copy()
-    h, w = x.shape[:2]
+        return c.image.copy()
+    h, w = c.image.shape[:2]
     size = SPEC.protocol.work_size
-    y = corrupt(_resize(x, size, size), name, severity, rng, fl)
+    y = corrupt(_resize(c.image, size, size), name, c.severity, c.rng, c.flavour)
     return np.ascontiguousarray(_resize(y, w, h))
 
 

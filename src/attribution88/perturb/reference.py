@@ -89,6 +89,15 @@ def _load() -> tuple[types.ModuleType, types.ModuleType]:
         warnings.simplefilter("ignore")
         package = importlib.import_module("imagecorruptions")
         module = importlib.import_module("imagecorruptions.corruptions")
+    shim_module(module)
+    return package, module
+
+
+def shim_module(module: types.ModuleType, **numpy_overrides: Any) -> None:
+    """The shims both references need, on their corruptions ``module``: its ``gaussian`` maps
+    ``multichannel=True`` to ``channel_axis=-1``; its ``np`` is a numpy proxy (``float_`` is
+    ``float64``, ``random`` set per call by `seeded_draws`, plus ``numpy_overrides``); its
+    ``sk`` a scikit-image proxy (``util.random_noise`` set per call by `seeded_draws`)."""
     import skimage
 
     original_gaussian = module.gaussian
@@ -99,9 +108,8 @@ def _load() -> tuple[types.ModuleType, types.ModuleType]:
         return original_gaussian(image, sigma=sigma, **kwargs)
 
     module.gaussian = gaussian
-    module.np = _Proxy(np, random=None, float_=np.float64)
+    module.np = _Proxy(np, random=None, float_=np.float64, **numpy_overrides)
     module.sk = _Proxy(skimage, util=_Proxy(skimage.util, random_noise=None))
-    return package, module
 
 
 @contextlib.contextmanager

@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 
 from ..errors import MissingDependencyError
-from .reference import _import_shims, _Proxy, seeded_draws
+from .reference import _import_shims, seeded_draws, shim_module
 
 #: git blob hashes of frost1.png ... frost6.jpg in hendrycks/robustness @ 8190fe32
 #: (ImageNet-C/imagenet_c/imagenet_c/frost/); the files of imagecorruptions 1.1.2 match them.
@@ -75,24 +75,13 @@ def _load():
         warnings.simplefilter("ignore", DeprecationWarning)  # scipy.ndimage.interpolation
         package = importlib.import_module("imagenet_c")
         module = importlib.import_module("imagenet_c.corruptions")
-    import skimage
-
     from . import textures
-
-    original_gaussian = module.gaussian
-
-    def gaussian(image, sigma=1, multichannel=None, **kwargs):
-        if multichannel:
-            kwargs["channel_axis"] = -1
-        return original_gaussian(image, sigma=sigma, **kwargs)
 
     def resource_filename(package_name: str, resource: str) -> str:
         return os.fspath(textures._texture_dir() / os.path.basename(resource))
 
-    module.gaussian = gaussian
+    shim_module(module, fromstring=_fromstring)
     module.resource_filename = resource_filename
-    module.np = _Proxy(np, random=None, float_=np.float64, fromstring=_fromstring)
-    module.sk = _Proxy(skimage, util=_Proxy(skimage.util, random_noise=None))
     return package, module
 
 

@@ -28,7 +28,6 @@ missing, unexpected or of the wrong shape.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -36,7 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attribution88.digests import file_sha256
 from attribution88.errors import CheckpointError
+from attribution88.versioned import read_version
 
 from .architectures import ARCHITECTURES, GeneratorConfig
 from .manifest import RECORD_SUFFIX, WEIGHTS_SUFFIX
@@ -94,14 +95,6 @@ def sampling_from_record(record: dict[str, Any], where: Path | str) -> dict[str,
         raise CheckpointError(f"{where}: its record's sampling {sampling!r} is invalid (expected truncation_psi "
                               f"0..2 or null, truncation_cutoff >= 1 or null, noise const/random/null)")
     return dict(sampling)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def looks_like_pickle(path: Path) -> bool:
@@ -192,11 +185,9 @@ def read_record(path: Path, arch: str, semantic: str | None) -> tuple[dict[str, 
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{rec_path}: not a readable JSON config record ({type(e).__name__}); "
                               f"expected one for a {arch} generator") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise CheckpointError(f"{rec_path}: not an attribution88 generator record (format must be {FORMAT!r})")
-    if record.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{rec_path}: record format_version {record.get('format_version')!r}, this "
-                              f"attribution88 reads {FORMAT_VERSION}")
+    read_version(record, where=f"{rec_path} (generator record)", kind=FORMAT, kind_key="format",
+                 key="format_version", supported=FORMAT_VERSION, error=CheckpointError, exact=True,
+                 remedy="convert the original checkpoint again with `attribution88 generators convert`")
     rec_arch = record.get("arch")
     if rec_arch != arch:
         raise CheckpointError(f"{path}: its record says it is a {rec_arch!r} generator, expected a {arch} "

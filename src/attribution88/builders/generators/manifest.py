@@ -19,7 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from attribution88.constants import CHECKPOINTS_ENV
+from attribution88 import settings
+from attribution88.settings import CHECKPOINTS_ENV
 from attribution88.errors import SpecError, UnknownNameError, UsageError
 from attribution88.spec import SPEC
 
@@ -177,7 +178,7 @@ MANIFEST: Manifest = _packaged()
 def checkpoints_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     """The checkpoint folder: ``explicit`` (``--checkpoints``), else the environment variable
     ``ATTRIBUTION88_CHECKPOINTS``, else None. A named folder that does not exist is an error."""
-    value = explicit if explicit is not None else os.environ.get(CHECKPOINTS_ENV) or None
+    value = explicit if explicit is not None else settings.checkpoints()
     if value is None:
         return None
     path = Path(value).expanduser()

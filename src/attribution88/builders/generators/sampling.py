@@ -185,7 +185,7 @@ def load_generator(arch: str, semantic: str, *, checkpoint: str | Path | None = 
 
 
 def _env() -> str:
-    from attribution88.constants import CHECKPOINTS_ENV
+    from attribution88.settings import CHECKPOINTS_ENV
 
     return CHECKPOINTS_ENV
 
