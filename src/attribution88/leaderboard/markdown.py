@@ -12,7 +12,7 @@ INTRO = ("Ranked by {rank} (8-way: real + 7 GAN architectures). Tables never mix
          "data: figures published in the RepMix paper (on the official release's test set, its "
          "\"1 Sem., Clean\" control set and its ablation study's set), and figures scored by "
          "`attribution88 score` on a dataset identified by its fingerprint, are ranked "
-         "separately. This page is rendered from `leaderboard/records/*.json` by "
+         "separately. This page is rendered from `src/attribution88/leaderboard/records/*.json` by "
          "`attribution88 leaderboard render`; do not edit it by hand. Intervals: 95% bootstrap "
          "over images, where the scorer computed them.")
 
