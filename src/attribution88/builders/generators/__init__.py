@@ -24,7 +24,8 @@
 Importing this package does not import torch; loading and sampling do.
 """
 
-from .architectures import ARCHITECTURES, Architecture, GeneratorConfig, Recipe, architecture
+from .architectures import ARCHITECTURES, architecture
+from .base import Architecture, GeneratorConfig, Recipe
 from .latents import MICRO_BATCH, draw_latents
 from .manifest import MANIFEST, Manifest, ModelEntry, checkpoints_dir, find_checkpoint
 from .sampling import Generator, load_generator, sample, sample_png

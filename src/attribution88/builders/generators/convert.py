@@ -54,7 +54,8 @@ import numpy as np
 from attribution88.errors import CheckpointError
 
 from . import tfhub
-from .architectures import ARCHITECTURES, GeneratorConfig
+from .architectures import ARCHITECTURES
+from .base import GeneratorConfig
 from .safe_pickle import NetworkState, PersistentObject, read_pickle
 
 #: Truncation and noise the authors' code applies by default when sampling:
@@ -624,7 +625,7 @@ def _tf_resnet5(path: Path, tensors: dict[str, np.ndarray], arch: str, what: str
     `BATCHNORM_CALIBRATION` latents drawn from a seed derived from the architecture and file
     (recorded), i.e. it equals the authors' graph evaluated on that batch, and every image then
     depends on its own latent only."""
-    from . import resnet5
+    from . import mmdgan  # the g-resnet5 config (shared with CramerGAN)
 
     gen: dict[str, np.ndarray] = {}
     for name, value in tensors.items():
@@ -664,8 +665,8 @@ def _tf_resnet5(path: Path, tensors: dict[str, np.ndarray], arch: str, what: str
     if gf < 1 or any(c % gf for c in chans):
         raise CheckpointError(f"{path}: channel counts {chans} are not multiples of the last ({gf}); expected {what}")
     base = math.isqrt(max(1, state["lin.weight"].shape[0] // chans[0]))
-    config = resnet5.Config(resolution=base * 2 ** (len(blocks) + 1), z_dim=int(state["lin.weight"].shape[1]),
-                            gf_dim=gf, multipliers=tuple(c // gf for c in chans),
-                            final_kernel=int(state["out_weight"].shape[-1]))
+    config = mmdgan.Config(resolution=base * 2 ** (len(blocks) + 1), z_dim=int(state["lin.weight"].shape[1]),
+                           gf_dim=gf, multipliers=tuple(c // gf for c in chans),
+                           final_kernel=int(state["out_weight"].shape[-1]))
     _check_config(path, config, what)
     return Converted(arch, config, state, _sampling(arch, {}), "MMD-GAN TF checkpoint", calibrate=True)
