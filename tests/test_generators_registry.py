@@ -140,7 +140,8 @@ def test_each_architecture_is_one_file_that_imports_without_torch():
             "    assert a.name == name, (a.name, name)\n"
             "    c = a.stand_in_config()\n"
             "    assert a.config_class.from_dict(c.to_dict()) == c and a.full_config(256).resolution == 256\n"
-            "    assert any(a.is_content(n) for n in ('mapping.fc0.weight', 'b4.conv1.weight', 'l1.weight', 'lin.weight'))\n"
+            "    names = ('mapping.fc0.weight', 'b4.conv1.weight', 'l1.weight', 'lin.weight')\n"
+            "    assert any(a.is_content(n) for n in names)\n"
             "from attribution88.builders.generators import ARCHITECTURES\n"
             "print(','.join(ARCHITECTURES), 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -153,10 +154,11 @@ def test_an_architecture_is_found_by_name_in_its_own_file():
     from attribution88.builders.generators import cramergan
 
     folder = Path(package.__file__).parent
-    found = sorted(p.name for p in folder.glob("*.py") if "cramer" in p.read_text(encoding="utf-8").lower())
-    assert "cramergan.py" in found  # as `grep -il cramer` finds it
-    assert architecture("cramergan") is cramergan.ARCHITECTURE and "ARCHITECTURE = " in (folder / "cramergan.py").read_text()
-    assert {p.stem for p in folder.glob("*.py")} >= set(_ARCHITECTURE_FILES)
+    texts = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in folder.rglob("*.py")}
+    assert "cramergan.py" in [f for f, text in texts.items() if "cramer" in text.lower()]  # `grep -ril cramer`
+    assert [f for f, text in texts.items() if 'name="cramergan"' in text] == ["cramergan.py"]  # its entry
+    assert architecture("cramergan") is cramergan.ARCHITECTURE
+    assert {f"{name}.py" for name in _ARCHITECTURE_FILES} <= set(texts)
 
 
 def _entry(**changes):

@@ -1,6 +1,7 @@
 """SNGAN (Miyato et al., ICLR 2018): the ResNet generator of pfnet-research/sngan_projection,
-unconditional (spectral normalisation is in the discriminator; the generator has none), in PyTorch. Its config, registry entry and stand-in settings:
-``sngan.py`` (the architecture's file).
+unconditional (spectral normalisation is in the discriminator; the generator has none), in
+PyTorch. Its config, registry entry and stand-in settings: ``sngan.py`` (the architecture's
+file).
 
 What leaves its fingerprint, kept here: a dense projection of z (normal, 128-d) to a 4x4 map
 of ``16 ch`` channels; five residual blocks, each batch norm -> ReLU -> nearest x2 -> 3x3 conv
