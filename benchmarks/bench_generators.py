@@ -30,7 +30,7 @@ import torch
 
 from attribution88.builders.generators import ARCHITECTURES, MANIFEST, MICRO_BATCH, load_generator, sample
 from attribution88.builders.generators.latents import draw_latents
-from attribution88.builders.generators.layers import initialize
+from attribution88.builders.generators.networks.layers import initialize
 from attribution88.builders.generators.precision import compare_precision
 from attribution88.builders.generators.sampling import Generator, quantize
 from attribution88.ids import derive_seed, latent_seed
@@ -67,8 +67,8 @@ def timed(fn, repeat: int = 1) -> float:
 
 
 def full_generator(arch: str, device: torch.device) -> Generator:
-    family = ARCHITECTURES.get(arch).module()
-    module = family.Generator(family.full_config(NATIVE[arch]))
+    a = ARCHITECTURES.get(arch)
+    module = a.module().Generator(a.full_config(NATIVE[arch]))
     initialize(module, lambda name: derive_seed("bench", arch, name))
     model = MANIFEST.select(arch)[1]
     return Generator(model=model, origin="bench", native_resolution=NATIVE[arch], is_stand_in=False,

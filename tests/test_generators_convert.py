@@ -453,7 +453,7 @@ def test_fused_upsampling_matches_tensorflows_transposed_convolution(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 3, 5, 5))
     w_tf = rng.standard_normal((3, 3, 4, 3))  # ProGAN's fused kernel: [k, k, out, in]
-    from attribution88.builders.generators.stylegan import UpConv
+    from attribution88.builders.generators.networks.stylegan import UpConv
 
     conv = UpConv(3, 4, fused=True)
     with torch.no_grad():

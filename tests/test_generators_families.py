@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from attribution88.builders.generators import ARCHITECTURES, architecture
-from attribution88.builders.generators import layers as L
+from attribution88.builders.generators.networks import layers as L
 from attribution88.builders.generators.stand_ins import build_stand_in
 
 
@@ -22,13 +22,9 @@ def no_grad():
         yield
 
 
-def _family(arch):
-    return architecture(arch).module()
-
-
 def _built(arch, config=None, seed=0):
-    family = _family(arch)
-    g = family.Generator(config or family.stand_in_config())
+    a = architecture(arch)
+    g = a.module().Generator(config or a.stand_in_config())
     L.initialize(g, lambda name: seed * 100003 + sum(map(ord, name)))
     return g.eval()
 
@@ -56,8 +52,8 @@ def test_stand_in_shape_and_range(arch):
 def test_full_configs_have_the_published_parameter_counts(arch, millions):
     # Generator parameters at 1024 px as published: ProGAN 23.1M (ICLR 2018, Tab. 2), StyleGAN
     # 26.2M (CVPR 2019, Tab. 1), StyleGAN2 config-f ~30M and StyleGAN3-T 22.3M (NeurIPS 2021).
-    family = _family(arch)
-    g = family.Generator(family.full_config(1024))
+    a = architecture(arch)
+    g = a.module().Generator(a.full_config(1024))
     n = sum(p.numel() for p in g.parameters()) / 1e6
     assert abs(n - millions) / millions < 0.015, n
 
@@ -136,7 +132,7 @@ def test_truncation_pulls_towards_the_average_w():
 def test_stylegan_adain_normalises_away_the_convolution_scale():
     g = _built("stylegan")
     for m in g.modules():  # zero noise weights and biases: the epilogue is then scale-free
-        if isinstance(m, _family("stylegan").Epilogue):
+        if isinstance(m, architecture("stylegan").module().Epilogue):
             m.noise_weight.zero_()
             m.bias.zero_()
     z, noise = _inputs(g)
@@ -156,7 +152,7 @@ def test_stylegan_has_per_channel_noise_and_rgb_only_at_the_end():
 
 
 def test_stylegan_fused_upsampling_is_nearest_upsampling_then_conv():
-    up = _family("stylegan").UpConv(4, 5, fused=True)
+    up = architecture("stylegan").module().UpConv(4, 5, fused=True)
     L.initialize(up, lambda name: 3)
     x = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     plain = F.conv2d(L.upsample_nearest(x), up.weight * up.weight_gain, padding=1)
@@ -166,7 +162,7 @@ def test_stylegan_fused_upsampling_is_nearest_upsampling_then_conv():
 
 # -- StyleGAN3 ---------------------------------------------------------------------------------
 def test_stylegan3_schedule_of_the_full_model():
-    s = _family("stylegan3").full_config(256).schedule()
+    s = architecture("stylegan3").full_config(256).schedule()
     assert s["cutoffs"][0] == 2 and s["cutoffs"][-1] == 128
     assert np.allclose(np.diff(np.log(s["cutoffs"][:13])), np.log(64) / 12)  # geometric
     assert list(s["sizes"][-2:]) == [256, 256]
@@ -224,7 +220,7 @@ def test_progan_upsamples_by_nearest_neighbour():
 
 # -- SNGAN and g-resnet5 -----------------------------------------------------------------------
 def test_sngan_resnet_generator_structure():
-    g = _built("sngan", _family("sngan").full_config(128))
+    g = _built("sngan", architecture("sngan").full_config(128))
     assert g.num_blocks == 5 and g.l1.weight.shape == (4 * 4 * 1024, 128)
     assert g.block2.c_sc.weight.shape[-2:] == (1, 1) and g.block6.c2.weight.shape[:2] == (64, 64)
     assert g.l7.weight.shape == (3, 64, 3, 3)
@@ -238,7 +234,7 @@ def test_batch_norm_statistics_are_calibrated_for_stand_ins():
 
 
 def test_g_resnet5_structure_and_tf_same_alignment():
-    g = _built("mmdgan", _family("mmdgan").full_config(128))
+    g = _built("mmdgan", architecture("mmdgan").full_config(128))
     assert g.num_blocks == 4 and g.config.base_size == 4
     assert g.lin.weight.shape == (1024 * 16, 100) and g.out_weight.shape == (64, 3, 5, 5)
     # TF 'SAME' stride-2 transposed conv: input pixel i reaches outputs 2i-1 .. 2i+3.
@@ -255,12 +251,12 @@ def test_g_resnet5_structure_and_tf_same_alignment():
 
 def test_is_content_splits_coarse_from_fine_layers():
     for arch in ARCHITECTURES.names():
-        family = _family(arch)
-        names = list(family.Generator(family.stand_in_config()).state_dict())
-        content = [n for n in names if family.is_content(n)]
+        a = architecture(arch)
+        names = list(a.module().Generator(a.stand_in_config()).state_dict())
+        content = [n for n in names if a.is_content(n)]
         assert 0 < len(content) < len(names), arch
-    assert _family("stylegan2").is_content("synthesis.b16.conv1.weight")
-    assert not _family("stylegan2").is_content("synthesis.b128.torgb.weight")
+    assert architecture("stylegan2").is_content("synthesis.b16.conv1.weight")
+    assert not architecture("stylegan2").is_content("synthesis.b128.torgb.weight")
 
 
 def test_calibrated_output_scale_is_folded_into_the_weights():

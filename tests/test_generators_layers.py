@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attribution88.builders.generators import layers as L
+from attribution88.builders.generators.networks import layers as L
 
 
 def _upfirdn_reference(x, f, up, down, pad):

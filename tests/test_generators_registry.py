@@ -1,7 +1,9 @@
 """The registry of architectures and the manifest of the 77 models."""
 
+import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,8 +35,7 @@ def test_manifest_has_every_architecture_on_every_semantic_once():
 
 def test_manifest_latent_sizes_are_those_the_implementations_build():
     for m in MANIFEST.models:
-        family = architecture(m.arch).module()
-        assert family.full_config(m.resolution).z_dim == m.latent_dim, m.name
+        assert architecture(m.arch).full_config(m.resolution).z_dim == m.latent_dim, m.name
 
 
 def test_every_model_says_where_its_checkpoint_comes_from():
@@ -103,22 +104,98 @@ def test_manifest_with_an_unknown_architecture_is_refused():
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES.names())
-def test_every_family_module_has_the_interface(arch):
-    family = architecture(arch).module()
-    for name in ("Config", "Generator", "full_config", "stand_in_config", "is_content"):
-        assert hasattr(family, name), name
-    g = family.Generator(family.stand_in_config())
+def test_every_architecture_has_the_interface(arch):
+    a = architecture(arch)
+    config = a.stand_in_config()
+    assert type(config) is a.config_class is type(a.full_config(128))
+    assert a.config_class.from_dict(config.to_dict()) == config
+    g = a.module().Generator(config)
     for name in ("noise_shapes", "calibrate", "rescale_output", "forward"):
         assert callable(getattr(g, name)), name
-    config = family.stand_in_config()
-    assert family.Config.from_dict(config.to_dict()) == config
+    assert a.module().__name__ == f"attribution88.builders.generators.networks.{a.network}"
 
 
 def test_mmdgan_and_cramergan_share_the_g_resnet5_generator():
     a, b = architecture("mmdgan"), architecture("cramergan")
-    assert a.module() is b.module() and a.module().__name__.endswith("resnet5")
-    assert a.module().full_config(128) == b.module().full_config(128)
-    assert a.latent == b.latent == "uniform"
+    assert a.module() is b.module() and a.module().__name__.endswith("networks.resnet5")
+    assert a.config_class is b.config_class and a.full_config(128) == b.full_config(128)
+    assert a.latent == b.latent == "uniform" and a.output_activation == b.output_activation == "sigmoid"
+    assert a.recipe != b.recipe and a.paper != b.paper
+
+
+_ARCHITECTURE_FILES = ("stylegan3", "stylegan2", "stylegan", "progan", "cramergan", "mmdgan", "sngan")
+
+
+def test_each_architecture_is_one_file_that_imports_without_torch():
+    # A finder that refuses torch: the architecture files, the registry and the configs must not need it.
+    code = ("import importlib, sys\n"
+            "class NoTorch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch' or name.startswith('torch.'):\n"
+            "            raise ModuleNotFoundError(f'torch is blocked: {name}')\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            f"for name in {_ARCHITECTURE_FILES!r}:\n"
+            "    m = importlib.import_module('attribution88.builders.generators.' + name)\n"
+            "    a = m.ARCHITECTURE\n"
+            "    assert a.name == name, (a.name, name)\n"
+            "    c = a.stand_in_config()\n"
+            "    assert a.config_class.from_dict(c.to_dict()) == c and a.full_config(256).resolution == 256\n"
+            "    names = ('mapping.fc0.weight', 'b4.conv1.weight', 'l1.weight', 'lin.weight')\n"
+            "    assert any(a.is_content(n) for n in names)\n"
+            "from attribution88.builders.generators import ARCHITECTURES\n"
+            "print(','.join(ARCHITECTURES), 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [",".join(SPEC.source_names[1:]), "False"]
+
+
+def test_an_architecture_is_found_by_name_in_its_own_file():
+    import attribution88.builders.generators as package
+    from attribution88.builders.generators import cramergan
+
+    folder = Path(package.__file__).parent
+    texts = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in folder.rglob("*.py")}
+    assert "cramergan.py" in [f for f, text in texts.items() if "cramer" in text.lower()]  # `grep -ril cramer`
+    assert [f for f, text in texts.items() if 'name="cramergan"' in text] == ["cramergan.py"]  # its entry
+    assert architecture("cramergan") is cramergan.ARCHITECTURE
+    assert {f"{name}.py" for name in _ARCHITECTURE_FILES} <= set(texts)
+
+
+def _entry(**changes):
+    from attribution88.builders.generators import sngan
+
+    return dataclasses.replace(sngan.ARCHITECTURE, **changes)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"latent": "gaussian"}, r"sngan: ARCHITECTURE: latent must be one of \('normal', 'uniform'\), not 'gaussian'"),
+    ({"output_activation": "relu"}, "output_activation must be one of"),
+    ({"noise": "fixed"}, "noise must be one of"),
+    ({"output_range": (1.0, -1.0)}, "output_range must be"),
+    ({"config_class": dict}, "config_class must be a GeneratorConfig subclass"),
+    ({"stand_in_inits": {"noise_strength": 0.1}}, r"stand_in_inits values must be Init rules \(\['noise_strength'\]\)"),
+])
+def test_a_malformed_architecture_entry_is_a_one_line_error(changes, message):
+    with pytest.raises(SpecError, match=message) as e:
+        _entry(**changes)
+    assert "\n" not in str(e.value)
+
+
+def test_an_unknown_field_of_an_entry_is_a_one_line_error():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'") as e:
+        _entry(colour="red")
+    assert "\n" not in str(e.value)
+
+
+def test_the_registry_must_hold_the_spec_sources_once_each():
+    from attribution88.builders.generators.architectures import registry
+
+    entries = [architecture(n) for n in ARCHITECTURES]
+    assert registry(reversed(entries)).names() == SPEC.source_names[1:]  # registered in the spec's order
+    for bad in (entries[1:], entries + [entries[0]], entries[1:] + [_entry(name="biggan")]):
+        with pytest.raises(SpecError, match="are not the spec's GAN sources") as e:
+            registry(bad)
+        assert "\n" not in str(e.value)
 
 
 def test_importing_the_zoo_does_not_import_torch():
@@ -149,7 +226,7 @@ def test_checkpoint_folder_comes_from_the_option_or_the_environment(tmp_path, mo
 
 def test_every_model_of_the_manifest_builds_at_its_native_resolution():
     for arch in ARCHITECTURES:
-        family = architecture(arch).module()
+        a = architecture(arch)
         for resolution in sorted({m.resolution for m in MANIFEST.select(arch)}):
-            g = family.Generator(family.full_config(resolution))
+            g = a.module().Generator(a.full_config(resolution))
             assert g.resolution == resolution and g.z_dim == MANIFEST.select(arch)[0].latent_dim

@@ -12,8 +12,8 @@ import torch
 
 from attribution88.builders.generators import (ARCHITECTURES, MICRO_BATCH, STAND_IN_NOTICE, card_notes, draw_latents,
                                                load_generator, sample, save_checkpoint, stylegan2)
-from attribution88.builders.generators.layers import initialize
 from attribution88.builders.generators.manifest import MANIFEST
+from attribution88.builders.generators.networks.layers import initialize
 from attribution88.builders.generators.sampling import finish
 from attribution88.builders.generators.stand_ins import build_stand_in
 from attribution88.errors import CheckpointError, UsageError
@@ -92,8 +92,8 @@ def test_sample_returns_128px_rgb_uint8(reference):
 
 
 def test_images_above_128px_are_downscaled_with_the_real_images_filter(tmp_path):
-    module = stylegan2.Generator(stylegan2.Config(resolution=256, z_dim=16, w_dim=16, mapping_layers=2,
-                                                  channel_base=512, channel_max=16))
+    config = stylegan2.Config(resolution=256, z_dim=16, w_dim=16, mapping_layers=2, channel_base=512, channel_max=16)
+    module = stylegan2.ARCHITECTURE.module().Generator(config)
     initialize(module, lambda name: len(name))
     save_checkpoint(module.eval(), tmp_path, arch="stylegan2", semantic="dog")
     gen = load_generator("stylegan2", "dog", checkpoints_dir=tmp_path)
@@ -150,13 +150,13 @@ def test_stand_ins_are_fixed_by_the_spec():
 
 
 def test_stand_ins_share_fingerprint_layers_across_semantics_not_content():
-    family = ARCHITECTURES.get("stylegan2").module()
+    is_content = ARCHITECTURES.get("stylegan2").is_content
     a, b = build_stand_in("stylegan2", "cat").state_dict(), build_stand_in("stylegan2", "dog").state_dict()
     rgb_scaled = {n for n in a if n.endswith(("torgb.weight", "torgb.bias"))}  # output calibration
     for name in a:
         if a[name].numel() < 2 or not a[name].std() > 0:  # constant initialisations (zero biases)
             continue
-        if family.is_content(name):
+        if is_content(name):
             assert not torch.equal(a[name], b[name]), name
         elif name not in rgb_scaled:
             assert torch.equal(a[name], b[name]), name

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         psi = "-" if m.truncation is None else f"{m.truncation:g}" + (
             f"/{m.truncation_cutoff}" if m.truncation_cutoff is not None else "")
         rows.append((m.name, str(m.resolution), str(m.latent_dim), psi, m.noise or "-",
-                     m.origin, "present" if path else "-", _source(m)))
+                     m.origin, "present" if path else "-", m.source()))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     for r in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
@@ -74,14 +74,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"FAILED  {e}")
     print(f"{present - failed} of {present} present checkpoints load")
     return 1 if failed else 0
-
-
-def _source(m) -> str:
-    if m.origin == "official":
-        return f"{m.release} ({m.code_base})"
-    if m.origin == "recipe":
-        return f"{m.code_base}: {m.recipe.describe()}" if m.recipe else m.code_base
-    return "bring your own"
 
 
 def run_convert(args: argparse.Namespace) -> int:

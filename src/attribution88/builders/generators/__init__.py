@@ -1,12 +1,14 @@
 """attribution88.builders.generators: the generator zoo of Attribution88.
 
 - `ARCHITECTURES`: the seven GAN architectures (a `Registry` keyed by the spec's source names).
-  One file per architecture holds its registry entry (paper, code base, recipe, latent, output
-  range and activation, sampling defaults, traits) and its PyTorch implementation: config,
-  network, stand-in settings (``stylegan3.py``, ``stylegan2.py``, ``stylegan.py``,
-  ``progan.py``, ``sngan.py``); ``mmdgan.py`` and ``cramergan.py`` hold their entries and
-  training facts, on the g-resnet5 generator they share (``resnet5.py``). Layers shared by the
-  networks are in ``layers.py``; see `architectures`.
+  One torch-free file per architecture, named by its source name (``stylegan3.py``,
+  ``stylegan2.py``, ``stylegan.py``, ``progan.py``, ``cramergan.py``, ``mmdgan.py``,
+  ``sngan.py``), holds its config, its stand-in settings and its registry entry
+  (``ARCHITECTURE``, a `base.Architecture`: paper, code base, recipe, latent, output range and
+  activation, sampling defaults, traits); CramerGAN's entry is MMDGAN's g-resnet5 generator with
+  its own paper and recipe. Their PyTorch implementations are in ``networks/`` (``stylegan3``,
+  ``stylegan2``, ``stylegan``, ``progan``, ``sngan``, ``resnet5``; shared layers in
+  ``layers``), imported only to build a generator; see `architectures`.
 - `MANIFEST`: the 77 models (7 architectures x 11 semantics, ``models.toml``): native
   resolution, latent size, and where each checkpoint comes from.
 - `load_generator` (native safetensors checkpoint, the user's ``module:function`` entry point,
@@ -24,7 +26,8 @@
 Importing this package does not import torch; loading and sampling do.
 """
 
-from .architectures import ARCHITECTURES, Architecture, GeneratorConfig, Recipe, architecture
+from .architectures import ARCHITECTURES, architecture
+from .base import Architecture, GeneratorConfig, Recipe
 from .latents import MICRO_BATCH, draw_latents
 from .manifest import MANIFEST, Manifest, ModelEntry, checkpoints_dir, find_checkpoint
 from .sampling import Generator, load_generator, sample, sample_png

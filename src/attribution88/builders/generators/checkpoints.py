@@ -39,7 +39,8 @@ from attribution88.digests import file_sha256
 from attribution88.errors import CheckpointError
 from attribution88.versioned import read_version
 
-from .architectures import ARCHITECTURES, GeneratorConfig
+from .architectures import ARCHITECTURES
+from .base import GeneratorConfig
 from .manifest import RECORD_SUFFIX, WEIGHTS_SUFFIX
 
 if TYPE_CHECKING:
@@ -194,8 +195,7 @@ def read_record(path: Path, arch: str, semantic: str | None) -> tuple[dict[str, 
                               f"generator (wrong architecture)")
     if semantic is not None and record.get("semantic") not in (None, semantic):
         raise CheckpointError(f"{path}: its record says semantic {record.get('semantic')!r}, expected {semantic!r}")
-    family = ARCHITECTURES.get(arch).module()
-    config = family.Config.from_dict(record.get("config"), where=f"{rec_path} ({arch})")
+    config = ARCHITECTURES.get(arch).config_class.from_dict(record.get("config"), where=f"{rec_path} ({arch})")
     return record, config
 
 
@@ -209,8 +209,7 @@ def _guess_arch(names: set[str]) -> str | None:
     target = {shape(n) for n in names}
     best, score = None, 0.0
     for arch_name, arch in ARCHITECTURES.items():
-        family = arch.module()
-        keys = {shape(k) for k in family.Generator(family.stand_in_config()).state_dict()}
+        keys = {shape(k) for k in arch.module().Generator(arch.stand_in_config()).state_dict()}
         s = len(keys & target) / max(1, len(keys | target))
         if s > score:
             best, score = arch_name, s
@@ -249,10 +248,10 @@ def from_state_dict(arch: str, state_dict: dict[str, torch.Tensor], config: Gene
     stored noise maps ``noise_const`` are kept). Names or shapes that do not fit raise `CheckpointError`."""
     import torch
 
-    family = ARCHITECTURES.get(arch).module()
-    if not isinstance(config, family.Config):
-        raise CheckpointError(f"from_state_dict: config must be a {family.__name__}.Config for {arch}")
-    module = family.Generator(config)
+    a = ARCHITECTURES.get(arch)
+    if not isinstance(config, a.config_class):
+        raise CheckpointError(f"from_state_dict: config must be a {a.config_class.__module__}.Config for {arch}")
+    module = a.module().Generator(config)
     state = {k: v for k, v in state_dict.items() if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS}
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     check_state_dict(Path("<state dict>"), arch, expected, {k: tuple(v.shape) for k, v in state.items()})

@@ -53,27 +53,20 @@ import numpy as np
 
 from attribution88.errors import CheckpointError
 
-from . import tfhub
-from .architectures import ARCHITECTURES, GeneratorConfig
+from . import mmdgan, progan, sngan, stylegan, stylegan2, stylegan3, tfhub
+from .architectures import ARCHITECTURES
+from .base import GeneratorConfig
 from .safe_pickle import NetworkState, PersistentObject, read_pickle
 
-#: Truncation and noise the authors' code applies by default when sampling:
-#: - StyleGAN (NVlabs/stylegan networks_stylegan.py, ``G_style``): ``truncation_psi=0.7,
-#:   truncation_cutoff=8``; its pretrained_example.py / generate scripts use the stored noise
-#:   (``randomize_noise=False``);
-#: - StyleGAN2 (NVlabs/stylegan2 networks_stylegan2.py, ``G_main``): ``truncation_psi=0.5,
-#:   truncation_cutoff=None``; run_generator.py sets ``randomize_noise=False``;
-#:   stylegan2-ada-pytorch ``Generator.forward``: ``truncation_psi=1``, generate.py
-#:   ``--noise-mode const``;
-#: - StyleGAN3 (NVlabs/stylegan3 networks_stylegan3.py ``Generator.forward``):
-#:   ``truncation_psi=1, truncation_cutoff=None``; no noise inputs;
-#: - ProGAN, SNGAN, MMDGAN, CramerGAN: no truncation, no noise inputs.
+#: Truncation and noise the authors' code applies by default when sampling, by pickle family:
+#: each architecture's (its entry in `ARCHITECTURES` cites the authors' code: StyleGAN psi 0.7 on
+#: 8 layers, StyleGAN2 psi 0.5, StyleGAN3 psi 1; the stored noise maps; none for ProGAN, SNGAN,
+#: MMDGAN, CramerGAN), and for stylegan2-ada-pytorch pickles ``Generator.forward``'s
+#: ``truncation_psi=1`` with generate.py's ``--noise-mode const``.
 SAMPLING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "stylegan3": {"truncation_psi": 1.0, "truncation_cutoff": None, "noise": None},
-    "stylegan2": {"truncation_psi": 0.5, "truncation_cutoff": None, "noise": "const"},
-    "stylegan2-ada-pytorch": {"truncation_psi": 1.0, "truncation_cutoff": None, "noise": "const"},
-    "stylegan": {"truncation_psi": 0.7, "truncation_cutoff": 8, "noise": "const"},
-}
+    a.name: {"truncation_psi": a.truncation, "truncation_cutoff": a.truncation_cutoff, "noise": a.noise}
+    for a in (ARCHITECTURES.get(name) for name in ARCHITECTURES)}
+SAMPLING_DEFAULTS["stylegan2-ada-pytorch"] = {**SAMPLING_DEFAULTS["stylegan2"], "truncation_psi": 1.0}
 #: Largest declared uncompressed size of a ``.npz`` (a zip) before it is refused as a bomb.
 MAX_UNCOMPRESSED = 8 << 30
 #: Largest compression ratio accepted in a ``.npz`` (float weights barely compress).
@@ -260,7 +253,7 @@ def _resolutions(names) -> list[int]:
 
 
 def _sampling(family: str, static: dict) -> dict[str, Any]:
-    s = dict(SAMPLING_DEFAULTS.get(family, {"truncation_psi": None, "truncation_cutoff": None, "noise": None}))
+    s = dict(SAMPLING_DEFAULTS[family])
     if "truncation_psi" in static:  # the network's own default, as pickled
         psi = static["truncation_psi"]
         s["truncation_psi"] = 1.0 if psi is None else float(psi)
@@ -284,8 +277,6 @@ def _kw(obj: PersistentObject | None) -> dict:
 
 
 def _nvlabs_pytorch(path: Path, obj: dict, family: str) -> Converted:
-    from . import stylegan2, stylegan3
-
     arch = "stylegan3" if family == "stylegan3" else "stylegan2"
     what = expected_format(arch)
     g = obj["G_ema"]
@@ -382,8 +373,6 @@ def _tf_stylegan2(path: Path, obj: tuple, family: str) -> Converted:
     ``[k, k, in, out]`` -> ``[out, in, k, k]`` (the upsampling ``Conv0_up`` kernel also
     flipped, TF's ``upsample_conv_2d`` flips it), ``mod_bias + 1`` (TF adds the one at run
     time), ``noiseN`` -> the layer's ``noise_const``."""
-    from . import stylegan2
-
     what = expected_format("stylegan2")
     gs, mapping, synthesis, static = _gs(path, obj, what)
     if static.get("architecture", "skip") != "skip":
@@ -433,8 +422,6 @@ def _tf_stylegan(path: Path, obj: tuple, family: str) -> Converted:
     once the bias is divided by sqrt(2). The fused upsampling ``Conv0_up`` (from 128 px,
     ``fused_scale='auto'``) is TF's ``conv2d_transpose`` of the summed kernel, which equals
     nearest upsampling + a convolution with the kernel flipped: stored here flipped."""
-    from . import stylegan
-
     what = expected_format("stylegan")
     gs, mapping, synthesis, static = _gs(path, obj, what)
     for key, want in (("use_noise", True), ("use_instance_norm", True), ("use_styles", True),
@@ -485,8 +472,6 @@ def _tf_progan(path: Path, obj: tuple, family: str) -> Converted:
     fused ``Conv0_up`` kernel is stored ``[k, k, out, in]`` and applied by ``conv2d_transpose``
     (= nearest upsampling + convolution with the kernel flipped); a non-fused ``Conv0`` is a
     plain ``[k, k, in, out]`` convolution after nearest upsampling."""
-    from . import progan
-
     what = expected_format("progan")
     gs = obj[2]
     v = gs.variables
@@ -563,8 +548,6 @@ def _chainer_sngan(path: Path, arrays: dict[str, np.ndarray], what: str) -> Conv
     ``l1/W`` ``[out, in]``, ``blockN/{c1,c2,c_sc}/{W,b}`` ``[out, in, k, k]`` (the layouts of
     PyTorch), ``blockN/{b1,b2}/{gamma,beta,avg_mean,avg_var}``, ``b7``, ``l7``. A trainer
     snapshot's prefix (``updater/model:gen/``) is stripped."""
-    from . import sngan
-
     lw = [k for k in arrays if k == "l1/W" or k.endswith("/l1/W")]
     if len(lw) != 1:
         raise CheckpointError(f"{path}: no l1/W array (a sngan_projection ResNetGenerator's dense input layer); "
@@ -624,8 +607,6 @@ def _tf_resnet5(path: Path, tensors: dict[str, np.ndarray], arch: str, what: str
     `BATCHNORM_CALIBRATION` latents drawn from a seed derived from the architecture and file
     (recorded), i.e. it equals the authors' graph evaluated on that batch, and every image then
     depends on its own latent only."""
-    from . import resnet5
-
     gen: dict[str, np.ndarray] = {}
     for name, value in tensors.items():
         parts = name.split("/")
@@ -664,8 +645,8 @@ def _tf_resnet5(path: Path, tensors: dict[str, np.ndarray], arch: str, what: str
     if gf < 1 or any(c % gf for c in chans):
         raise CheckpointError(f"{path}: channel counts {chans} are not multiples of the last ({gf}); expected {what}")
     base = math.isqrt(max(1, state["lin.weight"].shape[0] // chans[0]))
-    config = resnet5.Config(resolution=base * 2 ** (len(blocks) + 1), z_dim=int(state["lin.weight"].shape[1]),
-                            gf_dim=gf, multipliers=tuple(c // gf for c in chans),
-                            final_kernel=int(state["out_weight"].shape[-1]))
+    config = mmdgan.Config(resolution=base * 2 ** (len(blocks) + 1), z_dim=int(state["lin.weight"].shape[1]),
+                           gf_dim=gf, multipliers=tuple(c // gf for c in chans),
+                           final_kernel=int(state["out_weight"].shape[-1]))
     _check_config(path, config, what)
     return Converted(arch, config, state, _sampling(arch, {}), "MMD-GAN TF checkpoint", calibrate=True)

@@ -24,7 +24,8 @@ from attribution88.settings import CHECKPOINTS_ENV
 from attribution88.errors import SpecError, UnknownNameError, UsageError
 from attribution88.spec import SPEC
 
-from .architectures import ARCHITECTURES, Architecture, Recipe
+from .architectures import ARCHITECTURES
+from .base import Architecture, Recipe
 
 #: Where a model's checkpoint comes from (see the comments at the top of models.toml).
 ORIGINS = ("official", "recipe", "byo")

@@ -12,7 +12,7 @@ layers at 12-16 px). So the network never sees the caller's batch: it always run
 micro-batches of a fixed size (`MICRO_BATCH`, per device type; the last one padded by
 repeating a latent). Within a fixed shape, each image's result depends on nothing else in the
 micro-batch (checked by permuting images across micro-batches), and the layers whose results
-change with the thread count (1x1 convolutions, dense layers) run per image (`layers`). On
+change with the thread count (1x1 convolutions, dense layers) run per image (`networks.layers`). On
 CUDA the same holds up to the libraries: cuDNN is put in deterministic mode with TF32 off for
 the duration of a call, and the fixed micro-batch keeps its algorithm choice fixed; across GPU
 models or library versions the last bits may differ.

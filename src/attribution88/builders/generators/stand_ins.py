@@ -77,17 +77,16 @@ def build_stand_in(arch: str, semantic: str, *, calibration: int | None = None) 
     """The stand-in generator of ``arch`` on ``semantic`` (CPU, eval mode)."""
     import torch
 
-    from .layers import channel_stats, initialize
+    from .networks.layers import channel_stats, initialize
 
     a = ARCHITECTURES.get(arch)
     SPEC.semantic(semantic)
-    network = a.module()
-    module = network.Generator(network.stand_in_config())
-    overrides = getattr(network, "STAND_IN_INITS", {})
+    module = a.module().Generator(a.stand_in_config())
+    overrides = a.stand_in_inits
     for mod in module.modules():
         rules = getattr(mod, "_init_rules", {})
         rules.update({name: overrides[name] for name in rules if name in overrides})
-    initialize(module, lambda name: tensor_seed(arch, semantic, name, network.is_content(name)))
+    initialize(module, lambda name: tensor_seed(arch, semantic, name, a.is_content(name)))
     module.eval()
     z, noise = calibration_latents(arch, semantic, module.z_dim, module.noise_shapes(),
                                    calibration or MICRO_BATCH["cpu"])

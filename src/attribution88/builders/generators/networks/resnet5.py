@@ -1,8 +1,8 @@
 """g-resnet5: the generator MMDGAN (Binkowski et al., ICLR 2018) and CramerGAN (Bellemare et
 al., 2017) share in mbinkowski/MMD-GAN (``ResNetGenerator``, chosen by ``-architecture
-g-resnet5``). Both architectures' entries (mmdgan.py, cramergan.py) name this network; they
-differ only in how the models were trained (their recipes: the critic's output size and
-gradient penalty). What they share of their registry entry is here (`ARCHITECTURE`).
+g-resnet5``), in PyTorch. Both architectures' entries (``mmdgan.py``, ``cramergan.py``) name
+this network; they differ only in how the models were trained. Its config and stand-in
+settings are in ``mmdgan.py``.
 
 What leaves its fingerprint, kept here: z uniform in [-1, 1] (100-d) through a dense layer to a
 ``16 gf_dim``-channel map at 1/32 of the output size; four pre-activation residual blocks, each
@@ -16,64 +16,14 @@ bottom/right) and a sigmoid. Five x2 stages in all: 128 px from a 4x4 map with g
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from .architectures import GeneratorConfig
-from .layers import (OUTPUT_ACTIVATIONS, ZEROS, BatchNorm, Init, Module, PlainConv2d, PlainLinear,
-                     calibrate_batchnorms, channels_last, rescale_channels_, upsample_nearest)
-
-
-#: What the registry entries of MMDGAN and CramerGAN share (`architectures`: read from this
-#: file's text without importing it, a literal; mmdgan.py and cramergan.py add the rest).
-ARCHITECTURE = {
-    "code_base": "mbinkowski/MMD-GAN",
-    "releases": "none",
-    "latent": "uniform",
-    "output_range": (0.0, 1.0),
-    "output_activation": "sigmoid",
-    "traits": ("g-resnet5 generator: 4 pre-activation residual blocks with batch norm",
-               "nearest upsampling (depth-to-space of copies) + 3x3 convolutions",
-               "final 5x5 stride-2 transposed convolution", "sigmoid output"),
-}
-
-
-@dataclass(frozen=True)
-class Config(GeneratorConfig):
-    z_dim: int = 100
-    gf_dim: int = 64
-    multipliers: tuple[int, ...] = (16, 8, 4, 2, 1)  # block inputs, then the last block's output
-    final_kernel: int = 5
-    bn_eps: float = 1e-5
-
-    @property
-    def base_size(self) -> int:
-        return self.resolution // 2 ** len(self.multipliers)
-
-    def check(self) -> None:
-        super().check()
-        if self.base_size * 2 ** len(self.multipliers) != self.resolution or self.base_size < 1:
-            raise ValueError(f"{len(self.multipliers) - 1} blocks and a stride-2 output layer cannot "
-                             f"make {self.resolution} px")
-        if min(self.multipliers) < 1 or self.gf_dim < 1 or self.z_dim < 1 or self.final_kernel < 2:
-            raise ValueError("gf_dim, z_dim, multipliers must be >= 1 and final_kernel >= 2")
-
-
-def full_config(resolution: int) -> Config:
-    """g-resnet5 (gf_dim 64, z 100) at ``resolution`` (its blocks fixed, the base map scaling)."""
-    return Config(resolution=resolution)
-
-
-def stand_in_config() -> Config:
-    """128 px, channels 32 at 4 px down to 4 at 64 px, 32-d latents."""
-    return Config(resolution=128, z_dim=32, gf_dim=4, multipliers=(8, 4, 2, 2, 1))
-
-
-def is_content(name: str) -> bool:
-    """The projection and the first two blocks (to 16 px) vary per semantic."""
-    return name.startswith(("lin.", "res1.", "res2."))
+from ..base import ZEROS, Init
+from ..mmdgan import ARCHITECTURE, Config
+from .layers import (OUTPUT_ACTIVATIONS, BatchNorm, Module, PlainConv2d, PlainLinear, calibrate_batchnorms,
+                     channels_last, rescale_channels_, upsample_nearest)
 
 
 class ResidualBlock(Module):
@@ -119,7 +69,7 @@ class Generator(Module):
         for i in range(self.num_blocks):
             h = getattr(self, f"res{i + 1}")(h)
         out = self.output_layer(F.relu_(self.bn(h)))
-        return out if raw else OUTPUT_ACTIVATIONS[ARCHITECTURE["output_activation"]](out)
+        return out if raw else OUTPUT_ACTIVATIONS[ARCHITECTURE.output_activation](out)
 
     def output_layer(self, h: torch.Tensor) -> torch.Tensor:
         """The stride-2 transposed convolution to RGB, aligned as TensorFlow's 'SAME' padding:

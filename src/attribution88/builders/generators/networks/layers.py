@@ -22,35 +22,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architectures import GeneratorConfig
+from ..base import ONES, ZEROS, Init, StyleConfig
 
 SQRT2 = math.sqrt(2.0)
 
 
 # -- initialisation rules ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Init:
-    """How a parameter (or random buffer) is drawn: ``normal`` (std ``a``), ``uniform``
-    (in ``[a, b)``), ``const`` (value ``a``), ``glorot`` (uniform, gain ``a``: bound
-    ``a * sqrt(6 / (fan_in + fan_out))``), ``disc_freqs`` (StyleGAN3's Fourier frequencies
-    in a disc of radius ``a``), ``values`` (the 1-D tensor ``values``)."""
-
-    kind: str
-    a: float = 0.0
-    b: float = 0.0
-    values: tuple[float, ...] = ()
-
-
-ONES, ZEROS = Init("const", 1.0), Init("const", 0.0)
-
-
 class Module(nn.Module):
     """A module whose tensors carry initialisation rules instead of being drawn at
     construction, so that building never touches a global random state."""
@@ -462,26 +445,6 @@ class MappingNetwork(Module):
             cut = num_ws if truncation_cutoff is None else truncation_cutoff
             ws[:, :cut] = self.w_avg.lerp(ws[:, :cut], truncation_psi)
         return ws
-
-
-@dataclass(frozen=True)
-class StyleConfig(GeneratorConfig):
-    """What the StyleGAN families' configs share: the mapping network (StyleGAN3: 2 layers)."""
-
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
-    mapping_lr_mul: float = 0.01
-
-    @property
-    def num_ws(self) -> int:
-        """Styles the synthesis network takes (StyleGAN 1-2: two per resolution from 4 px)."""
-        return 2 * int(math.log2(self.resolution)) - 2
-
-    def check(self) -> None:
-        super().check()
-        if min(self.z_dim, self.w_dim, self.mapping_layers) < 1:
-            raise ValueError("z_dim, w_dim and mapping_layers must be >= 1")
 
 
 class StyleBasedGenerator(Module):
