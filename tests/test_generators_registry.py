@@ -81,6 +81,17 @@ def test_a_well_formed_manifest_parses():
     assert len(parse_manifest(_manifest_text()).models) == 77
 
 
+@pytest.mark.parametrize("header, message", [
+    ("format_version = 2", "format_version 2 is newer than this attribution88 reads"),
+    ("format_version = 0", "missing or bad format_version 0"),
+    ("", "missing or bad format_version None"),
+])
+def test_manifest_of_another_layout_version_is_refused(header, message):
+    text = _manifest_text().replace(b"format_version = 1", header.encode())
+    with pytest.raises(SpecError, match=message):
+        parse_manifest(text)
+
+
 def test_manifest_missing_a_model_is_refused():
     with pytest.raises(SpecError, match="exactly once.*sngan"):
         parse_manifest(_manifest_text(drop=("sngan", "dog")))

@@ -151,9 +151,10 @@ def convert_file(path: str | Path, arch: str, semantic: str, out: str | Path) ->
     safetensors path and what was read."""
     import torch
 
+    from attribution88.digests import file_sha256
     from attribution88.spec import SPEC
 
-    from .checkpoints import check_state_dict, file_sha256, save_checkpoint
+    from .checkpoints import check_state_dict, save_checkpoint
 
     SPEC.semantic(semantic)
     path = Path(path)

@@ -23,11 +23,15 @@ from attribution88 import settings
 from attribution88.settings import CHECKPOINTS_ENV
 from attribution88.errors import SpecError, UnknownNameError, UsageError
 from attribution88.spec import SPEC
+from attribution88.versioned import read_version
 
 from .architectures import ARCHITECTURES
 from .base import Architecture, Recipe
 
 #: Where a model's checkpoint comes from (see the comments at the top of models.toml).
+#: Layout version of models.toml.
+MANIFEST_VERSION = 1
+
 ORIGINS = ("official", "recipe", "byo")
 #: File name suffixes of a native checkpoint and of its config record.
 WEIGHTS_SUFFIX, RECORD_SUFFIX = ".safetensors", ".json"
@@ -120,6 +124,8 @@ def parse_manifest(data: bytes) -> Manifest:
     unknown = sorted(set(raw) - {"format_version", "models"})
     if unknown:
         raise bad(f"unknown keys {unknown} (per-architecture facts are in the architecture's module)")
+    version = read_version(raw, where="generator manifest (models.toml)", key="format_version",
+                           supported=MANIFEST_VERSION, error=SpecError)
     models = []
     for i, row in enumerate(raw.get("models", [])):
         where = f"models[{i}]"
@@ -158,7 +164,7 @@ def parse_manifest(data: bytes) -> Manifest:
         raise bad(f"every architecture x semantic exactly once (missing {missing[:3]}, duplicated {dup[:3]})")
     order = {k: i for i, k in enumerate(expected)}
     models.sort(key=lambda m: order[(m.arch, m.semantic)])
-    return Manifest(int(raw.get("format_version", 0)), tuple(models))
+    return Manifest(version, tuple(models))
 
 
 def _opt(kind: type, value: Any) -> Any:

@@ -139,7 +139,7 @@ def load_generator(arch: str, semantic: str, *, checkpoint: str | Path | None = 
       by ``$ATTRIBUTION88_CHECKPOINTS``.
     """
     from . import checkpoints as ckpt
-    from .checkpoints import file_sha256
+    from attribution88.digests import file_sha256
 
     model = MANIFEST.model(arch, semantic)
     dev = resolve_device(device)
