@@ -252,18 +252,24 @@ EXTRAS_ONLY = ("torch", "torchvision", "cv2", "scipy", "sklearn", "faiss", "lpip
                "torchmetrics", "torch_fidelity", "selenium", "wand", "pandas")
 
 
+def _without(modules) -> str:
+    """Python code that makes every import of ``modules`` (top-level names) fail, as if they
+    were not installed."""
+    return ("import sys, importlib.abc\n"
+            f"BLOCKED = {tuple(modules)!r}\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in BLOCKED:\n"
+            "            raise ModuleNotFoundError(f'blocked: {name}', name=name)\n"
+            "sys.meta_path.insert(0, Block())\n")
+
+
 def test_the_core_install_scores_a_submission(tmp_path, truth, tiny_dataset):
     # As in a venv with `pip install attribution88` alone: every module of the extras refuses to
     # import, so a lazy import anywhere on the scoring path fails this test.
     path, _, _ = simulate(truth, 0.6, 14, tmp_path / "preds.csv")
     code = (
-        "import sys, importlib.abc\n"
-        f"BLOCKED = {EXTRAS_ONLY!r}\n"
-        "class Block(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in BLOCKED:\n"
-        "            raise ModuleNotFoundError(f'blocked: {name}', name=name)\n"
-        "sys.meta_path.insert(0, Block())\n"
+        _without(EXTRAS_ONLY) +
         "import attribution88.cli as c\n"
         f"rc = c.main(['score', {str(path)!r}, '--truth', {str(tiny_dataset)!r}, '--resamples', '10',"
         f" '--json', {str(tmp_path / 'r.json')!r}])\n"
@@ -276,12 +282,7 @@ def test_the_core_install_scores_a_submission(tmp_path, truth, tiny_dataset):
 
 def test_a_missing_extra_is_one_line_naming_it(tmp_path):
     code = (
-        "import sys, importlib.abc\n"
-        "class Block(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'cv2'):\n"
-        "            raise ModuleNotFoundError(f'blocked: {name}', name=name)\n"
-        "sys.meta_path.insert(0, Block())\n"
+        _without(("torch", "cv2")) +
         "import attribution88.cli as c\n"
         f"sys.exit(c.main(['perturb', 'x.png', {str(tmp_path / 'o.png')!r}, '--name', 'defocus_blur', '--severity', '1']))\n")
     from PIL import Image

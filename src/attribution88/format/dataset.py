@@ -4,8 +4,7 @@ Used by every producer of data (the build pipeline, `import-release`), so that t
 way a dataset folder comes to be:
 
 1. `prepare_output_dir` checks the folder is new, empty or an unfinished build of the same
-   preset (and refuses a Python package folder, such as the `attribution88/` source folder in
-   the repository root, which the default output name collides with);
+   preset (and refuses a Python package folder: a build never writes into source code);
 2. `write_records` groups records into shards, each written atomically;
 3. `finalize` scans the shards, writes `manifest.json` and `README.md` (atomically too).
 """
@@ -64,9 +63,8 @@ def prepare_output_dir(root: str | os.PathLike, preset: str, spec: Spec = SPEC) 
     if root.is_dir():
         if _is_python_package(root):
             raise UsageError(
-                f"{root} is a Python source folder (the attribution88 package itself, when run "
-                f"from the repository root), not a dataset folder: run from another directory "
-                f"or pass --out DIR")
+                f"{root} is a Python source folder, not a dataset folder: run from another "
+                f"directory or pass --out DIR")
         foreign = [p.name for p in root.iterdir()
                    if p.name not in AUX_FILES and p.name != DATA_DIR and not p.name.startswith(".")]
         if foreign:

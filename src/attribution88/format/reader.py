@@ -36,9 +36,8 @@ def resolve(path_or_repo: str | os.PathLike, *, revision: str | None = None,
     path = Path(text)
     if path.is_dir():
         if (path / "__init__.py").exists():
-            raise UsageError(f"{path} is the attribution88 Python package folder (you are in the "
-                             f"repository root), not a dataset: run from another directory or "
-                             f"name the dataset folder explicitly")
+            raise UsageError(f"{path} is a Python package folder, not a dataset: name the "
+                             f"dataset folder explicitly")
         read_manifest(path)  # a clear error when it is not a dataset folder
         return path
     if not is_repo_id(text):
